@@ -1,0 +1,59 @@
+# Set-up and everyday commands. `make` lists the targets.
+#
+# Everything runs from .venv, made with $(PYTHON) (3.11 or newer):  make PYTHON=python3.12 setup
+# As root on Debian/Ubuntu, setup also apt-get installs PostgreSQL and nginx when they are missing.
+
+PYTHON ?= python3
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup verify test lab bench clean distclean
+
+help: ## list the targets
+	@echo "make <target>:"
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /  \1\t/' | expand -t 14
+	@echo "variables: PYTHON=$(PYTHON)  PYTEST_ARGS='...'  LAB_ARGS='...'"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "drills needs Python 3.11 or newer; '$(PYTHON)' is: $$(command -v $(PYTHON) >/dev/null && $(PYTHON) --version 2>&1 || echo 'not found')." >&2; \
+	  echo "Install Python 3.11+ or point at one: make PYTHON=/path/to/python3.11 setup" >&2; \
+	  exit 1; }
+	@echo "setting up $(VENV) with $$($(PYTHON) --version) …"
+	@$(VPY) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv $(VENV) || { \
+	  echo "could not create $(VENV); on Debian/Ubuntu: sudo apt-get install python3-venv" >&2; \
+	  exit 1; }
+	@echo "upgrading pip …"
+	@$(VPY) -m pip install -q --upgrade pip
+	@echo "installing drills and its dependencies (pip install -e '.[test]') …"
+	@$(VPY) -m pip install -q -e '.[test]'
+	@echo "looking for PostgreSQL and nginx …"
+	@$(VPY) -m drills.stack.binaries --install
+	@touch $@
+	@echo "$(VENV) is ready"
+
+setup: $(STAMP) ## create .venv, install drills, find (or install) PostgreSQL and nginx
+
+verify: setup ## run every drill: drills verify
+	@$(VPY) -m drills.stack.binaries
+	$(VENV)/bin/drills verify
+
+test: setup ## run the tests (PYTEST_ARGS='-k name -x' passes through)
+	@$(VPY) -m drills.stack.binaries
+	$(VPY) -m pytest $(PYTEST_ARGS)
+
+lab: setup ## open the notebooks in JupyterLab (LAB_ARGS passes through)
+	@$(VPY) -m ipykernel install --sys-prefix --name drills --display-name "Python (drills)"
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+
+bench: setup ## run the benchmarks: python -m drills.bench
+	$(VPY) -m drills.bench
+
+clean: ## remove runs/, build output and caches (keeps papers/ and .venv)
+	rm -rf runs build dist .pytest_cache .hypothesis *.egg-info
+	find . \( -path ./.venv -o -path ./.git \) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean ## clean, and remove .venv too
+	rm -rf $(VENV)

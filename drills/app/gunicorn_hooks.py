@@ -1,0 +1,50 @@
+"""Gunicorn server hooks, loaded with ``-c``: read-back of effective knobs, metric cleanup.
+
+Gunicorn's knobs themselves come from command-line flags; these hooks record what Gunicorn and
+each Uvicorn worker actually run with, so findings show the verified values rather than the
+configured ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+GUNICORN_KNOBS = (
+    "workers", "worker_class", "timeout", "graceful_timeout", "keepalive", "backlog",
+    "max_requests", "bind",
+)
+UVICORN_KNOBS = (
+    "timeout_keep_alive", "timeout_notify", "timeout_graceful_shutdown", "limit_concurrency",
+    "limit_max_requests", "backlog",
+)
+
+
+def _state_dir() -> Path:
+    return Path(os.environ["DRILLS_APP_STATE_DIR"])
+
+
+def _write(name: str, payload: dict[str, Any]) -> None:
+    path = _state_dir() / name
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, default=str, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def on_starting(server: Any) -> None:
+    _write("gunicorn.json", {name: server.cfg.settings[name].get() for name in GUNICORN_KNOBS})
+
+
+def post_worker_init(worker: Any) -> None:
+    config = getattr(worker, "config", None)  # UvicornWorker keeps its uvicorn.Config here
+    if config is not None:
+        _write("uvicorn.json", {name: getattr(config, name, None) for name in UVICORN_KNOBS})
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+    (_state_dir() / f"worker-{worker.pid}.ready").unlink(missing_ok=True)

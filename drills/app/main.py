@@ -1,0 +1,256 @@
+"""The FastAPI service under test.
+
+Endpoints let a drill put a delay at each layer:
+
+* ``GET /work?app_s=&db_s=&tag=`` awaits ``app_s`` seconds in the app, then runs
+  ``SELECT pg_sleep(db_s)`` on a pooled connection; ``tag`` is written into the query text as a
+  comment so a drill can find the query in ``pg_stat_activity``.
+* ``GET /block?s=`` blocks the event loop with ``time.sleep`` (what Gunicorn's timeout is for).
+* ``GET /healthz`` (liveness, no database) and ``GET /readyz`` (borrows a pool connection).
+* ``GET /metrics`` (Prometheus text, all workers) and ``GET /config`` (effective knobs, read back).
+
+When the service gives up, the status code says how and the JSON body names the layer:
+
+=========================== ====== ========== ===========================
+cause                       status layer      error
+=========================== ====== ========== ===========================
+statement_timeout (57014)   504    database   query_cancelled
+the app's request budget    504    app        request_budget_exceeded
+pool wait timeout           503    pool       pool_timeout
+pool queue full             503    pool       pool_queue_full
+server unreachable, 53300   503    database   database_unavailable
+=========================== ====== ========== ===========================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import Any
+
+import psycopg
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+from psycopg import errors as pg_errors
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
+
+from . import metrics
+from .settings import AppSettings
+
+# Values are validated by FastAPI before they reach SQL: the tag goes into a comment.
+TAG_PATTERN = r"^[A-Za-z0-9_-]{0,64}$"
+STATS_INTERVAL_S = 0.25
+
+
+class BudgetExceeded(Exception):
+    """The request ran past the app's request budget."""
+
+    def __init__(self, budget_s: float) -> None:
+        self.budget_s = budget_s
+
+
+class State:
+    settings: AppSettings
+    pool: AsyncConnectionPool
+
+
+state = State()
+
+
+@contextlib.asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    settings = AppSettings.from_env()
+    pool = AsyncConnectionPool(
+        settings.conninfo,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        timeout=settings.pool_timeout_s,
+        max_waiting=settings.pool_max_waiting,
+        name=f"pool-{os.getpid()}",
+        open=False,
+    )
+    await pool.open(wait=True, timeout=30.0)
+    state.settings, state.pool = settings, pool
+    sampler = asyncio.create_task(_sample_pool_stats(pool))
+    ready_file = settings.state_dir / f"worker-{os.getpid()}.ready"
+    ready_file.write_text(str(time.time()))
+    try:
+        yield
+    finally:
+        ready_file.unlink(missing_ok=True)
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
+        await pool.close()
+
+
+app = FastAPI(title="drills service under test", lifespan=lifespan)
+
+
+# -- endpoints ----------------------------------------------------------------------------------
+
+
+@app.get("/work")
+async def work(
+    app_s: float = Query(0.0, ge=0.0, le=600.0),
+    db_s: float = Query(0.0, ge=0.0, le=600.0),
+    tag: str = Query("", pattern=TAG_PATTERN),
+) -> dict[str, Any]:
+    started = time.monotonic()
+    async with _request_budget():
+        if app_s > 0:
+            await asyncio.sleep(app_s)
+        async with state.pool.connection() as conn:
+            query = sql.SQL("SELECT pg_sleep(%s) /* drill:{} */").format(sql.SQL(tag))
+            await conn.execute(query, [db_s])
+    return {"app_s": app_s, "db_s": db_s, "pid": os.getpid(), "elapsed_s": time.monotonic() - started}
+
+
+@app.get("/block")
+async def block(s: float = Query(..., ge=0.0, le=600.0)) -> dict[str, Any]:
+    # Deliberately blocks the event loop: no heartbeat reaches Gunicorn's master meanwhile.
+    time.sleep(s)  # noqa: ASYNC251
+    return {"blocked_s": s, "pid": os.getpid()}
+
+
+@app.get("/healthz")
+async def healthz() -> dict[str, Any]:
+    return {"status": "alive", "pid": os.getpid()}
+
+
+@app.get("/readyz")
+async def readyz() -> dict[str, Any]:
+    async with state.pool.connection() as conn:
+        await conn.execute("SELECT 1")
+    return {"status": "ready", "pid": os.getpid()}
+
+
+@app.get("/metrics")
+async def prometheus_metrics() -> Response:
+    return Response(metrics.render_all_workers(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@app.get("/config")
+async def config() -> dict[str, Any]:
+    """The knobs this worker runs with, read back from the pool and the database session."""
+    async with state.pool.connection() as conn:
+        session = {}
+        for name in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"):
+            cur = await conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name)))
+            row = await cur.fetchone()
+            session[name] = row[0] if row else None
+    return {
+        "pid": os.getpid(),
+        "app": state.settings.public(),
+        "pool": state.pool.get_stats(),
+        "database_session": session,
+    }
+
+
+# -- giving up, with the layer named ------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _request_budget() -> AsyncIterator[None]:
+    """Enforce the request budget; cancelling the task also cancels a running query.
+
+    psycopg's AsyncConnection sends a server-side cancel when its task is cancelled mid-query,
+    so the query the app abandons does not run on in PostgreSQL.
+    """
+    budget_s = state.settings.request_budget_s
+    if budget_s <= 0:
+        yield
+        return
+    try:
+        async with asyncio.timeout(budget_s):
+            yield
+    except TimeoutError:
+        raise BudgetExceeded(budget_s) from None
+
+
+def _gave_up(status: int, layer: str, error: str, detail: str, **extra: Any) -> JSONResponse:
+    metrics.GAVE_UP.labels(layer=layer, error=error).inc()
+    return JSONResponse(
+        {"error": error, "layer": layer, "detail": detail, **extra}, status_code=status
+    )
+
+
+@app.exception_handler(BudgetExceeded)
+async def _budget_exceeded(_: Request, exc: BudgetExceeded) -> JSONResponse:
+    return _gave_up(
+        504, "app", "request_budget_exceeded",
+        f"request budget of {exc.budget_s:g} s exceeded; the running query was cancelled",
+        budget_s=exc.budget_s,
+    )
+
+
+@app.exception_handler(pg_errors.QueryCanceled)
+async def _query_cancelled(_: Request, exc: pg_errors.QueryCanceled) -> JSONResponse:
+    return _gave_up(504, "database", "query_cancelled", str(exc).strip(), sqlstate=exc.sqlstate)
+
+
+@app.exception_handler(PoolTimeout)
+async def _pool_timeout(_: Request, exc: PoolTimeout) -> JSONResponse:
+    return _gave_up(503, "pool", "pool_timeout", str(exc).strip())
+
+
+@app.exception_handler(TooManyRequests)
+async def _pool_queue_full(_: Request, exc: TooManyRequests) -> JSONResponse:
+    return _gave_up(503, "pool", "pool_queue_full", str(exc).strip())
+
+
+@app.exception_handler(psycopg.OperationalError)
+async def _database_unavailable(_: Request, exc: psycopg.OperationalError) -> JSONResponse:
+    return _gave_up(503, "database", "database_unavailable", str(exc).strip(), sqlstate=exc.sqlstate)
+
+
+# -- metrics ------------------------------------------------------------------------------------
+
+
+async def _sample_pool_stats(pool: AsyncConnectionPool) -> None:
+    while True:
+        metrics.record_pool_stats(pool.pop_stats())
+        await asyncio.sleep(STATS_INTERVAL_S)
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
+
+
+class RequestMetrics:
+    """Pure ASGI middleware: counts and times every HTTP response.
+
+    Pure ASGI rather than ``@app.middleware``, so that it changes nothing about what happens to
+    a handler whose client went away: the drills measure exactly that.
+    """
+
+    def __init__(self, inner: ASGIApp) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.inner(scope, receive, send)
+            return
+        started = time.monotonic()
+        status = 500
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.inner(scope, receive, send_and_watch)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            metrics.REQUESTS.labels(route=route, status=str(status)).inc()
+            metrics.LATENCY.labels(route=route).observe(time.monotonic() - started)
+
+
+app.add_middleware(RequestMetrics)  # type: ignore[arg-type]

@@ -1,0 +1,70 @@
+"""The service's knobs, read from ``DRILLS_APP_*`` environment variables in one place.
+
+The harness (``drills.stack.service``) writes these variables from a typed ``ServiceConfig``;
+Gunicorn's own knobs (workers, timeout, keep-alive) travel as Gunicorn command-line flags.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PREFIX = "DRILLS_APP_"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppSettings:
+    """What one worker needs. Seconds unless the name says otherwise."""
+
+    #: libpq conninfo of the app role; holds the password, so it is never logged or reported.
+    conninfo: str
+    #: Folder shared by the workers: readiness files, Prometheus multiprocess files, read-back.
+    state_dir: Path
+    pool_min_size: int = 2
+    pool_max_size: int = 4
+    #: psycopg_pool's wait for a free connection before PoolTimeout.
+    pool_timeout_s: float = 0.5
+    #: psycopg_pool's max_waiting; 0 means unbounded.
+    pool_max_waiting: int = 0
+    #: The app's own deadline for a request; 0 disables it.
+    request_budget_s: float = 0.0
+
+    @classmethod
+    def from_env(cls, environ: os._Environ[str] | dict[str, str] = os.environ) -> AppSettings:
+        def get(name: str, default: str | None = None) -> str:
+            value = environ.get(PREFIX + name, default)
+            if value is None:
+                raise RuntimeError(f"{PREFIX}{name} is not set; the service is started by drills.stack.service")
+            return value
+
+        return cls(
+            conninfo=get("CONNINFO"),
+            state_dir=Path(get("STATE_DIR")),
+            pool_min_size=int(get("POOL_MIN_SIZE", "2")),
+            pool_max_size=int(get("POOL_MAX_SIZE", "4")),
+            pool_timeout_s=float(get("POOL_TIMEOUT_S", "0.5")),
+            pool_max_waiting=int(get("POOL_MAX_WAITING", "0")),
+            request_budget_s=float(get("REQUEST_BUDGET_S", "0")),
+        )
+
+    def to_env(self) -> dict[str, str]:
+        return {
+            PREFIX + "CONNINFO": self.conninfo,
+            PREFIX + "STATE_DIR": str(self.state_dir),
+            PREFIX + "POOL_MIN_SIZE": str(self.pool_min_size),
+            PREFIX + "POOL_MAX_SIZE": str(self.pool_max_size),
+            PREFIX + "POOL_TIMEOUT_S": repr(self.pool_timeout_s),
+            PREFIX + "POOL_MAX_WAITING": str(self.pool_max_waiting),
+            PREFIX + "REQUEST_BUDGET_S": repr(self.request_budget_s),
+        }
+
+    def public(self) -> dict[str, object]:
+        """The settings without the conninfo, for /config and findings."""
+        return {
+            "pool_min_size": self.pool_min_size,
+            "pool_max_size": self.pool_max_size,
+            "pool_timeout_s": self.pool_timeout_s,
+            "pool_max_waiting": self.pool_max_waiting,
+            "request_budget_s": self.request_budget_s,
+        }

@@ -1,0 +1,162 @@
+"""Typed drill parameters, converted and checked before any process starts.
+
+Each drill declares a frozen dataclass derived from :class:`DrillParams`. The CLI (strings from
+``-p name=value``), a notebook (values papermill injected, typed by guesswork) and Python callers
+all build the same object, so a bad value fails the same way everywhere, with a one-line
+:class:`~drills.errors.ParameterError` that names the parameter, the value and what is allowed.
+
+Papermill only warns about an unknown parameter and never converts ``-p`` values to the default's
+type (``../shared/FACTS.md`` §10); :meth:`DrillParams.from_namespace` closes both gaps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Self
+
+from .errors import ParameterError
+
+# Names a notebook namespace holds besides the parameters cell (IPython's own and ours).
+_NOTEBOOK_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DrillParams:
+    """Base of every drill's parameters; subclasses add fields and override :meth:`check`.
+
+    Field names carry their unit (``_s`` seconds, ``_ms`` milliseconds, ``_pct`` percent).
+    """
+
+    #: Names a notebook's parameters cell may define that are not drill parameters.
+    notebook_only: ClassVar[frozenset[str]] = frozenset({"out_dir"})
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ParameterError(field.name, value, "must be a finite number")
+        self.check()
+
+    def check(self) -> None:
+        """Raise ParameterError for values or combinations that cannot work."""
+
+    # -- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, object]) -> Self:
+        """Build from loose values (strings from a CLI, guesses from papermill).
+
+        Each value is converted to its field's declared type; unknown names are refused.
+        """
+        known = cls.field_types()
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ParameterError(unknown[0], values[unknown[0]], f"unknown parameter; known: {', '.join(known)}")
+        converted = {name: _convert(name, value, known[name]) for name, value in values.items()}
+        return cls(**converted)
+
+    @classmethod
+    def from_namespace(cls, namespace: Mapping[str, object]) -> Self:
+        """Build from a notebook's globals, right after its parameters cell.
+
+        Every plain value in the namespace must be a parameter (or a notebook-only name such as
+        ``out_dir``), so a misspelled ``-p workerz 4`` fails here instead of being ignored.
+        """
+        known = cls.field_types()
+        values: dict[str, object] = {}
+        for name, value in namespace.items():
+            if name.startswith("_") or name in _NOTEBOOK_NAMES or name in cls.notebook_only:
+                continue
+            if isinstance(value, (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType)):
+                continue
+            if name not in known:
+                raise ParameterError(name, value, f"unknown parameter; known: {', '.join(known)}")
+            values[name] = value
+        return cls.from_mapping(values)
+
+    @classmethod
+    def field_types(cls) -> dict[str, type]:
+        hints = typing.get_type_hints(cls)
+        return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: object) -> Self:
+        return self.from_mapping({**self.to_dict(), **changes})
+
+
+# -- checks used by the drills' check() methods ----------------------------------------------------
+
+
+def require_positive(name: str, value: float, unit: str = "s") -> None:
+    if not value > 0:
+        raise ParameterError(name, value, f"must be > 0 {unit}".rstrip())
+
+
+def require_between(name: str, value: float, low: float, high: float, unit: str = "") -> None:
+    if not low <= value <= high:
+        raise ParameterError(name, value, f"must be between {low:g} and {high:g}{' ' + unit if unit else ''}")
+
+
+def require_less(name: str, value: float, other_name: str, other: float, why: str) -> None:
+    if not value < other:
+        raise ParameterError(name, value, f"must be < {other_name}={other:g} ({why})")
+
+
+def require_choices(name: str, values: Iterable[str], allowed: Iterable[str]) -> None:
+    allowed = list(allowed)
+    for value in values:
+        if value not in allowed:
+            raise ParameterError(name, value, f"must be among {', '.join(allowed)}")
+
+
+# -- conversion -----------------------------------------------------------------------------------
+
+
+def _convert(name: str, value: object, target: type) -> object:
+    if target is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in {"true", "false", "yes", "no", "1", "0"}:
+            return value.strip().lower() in {"true", "yes", "1"}
+        raise ParameterError(name, value, "must be true or false")
+    if target is int:
+        if isinstance(value, bool):
+            raise ParameterError(name, value, "must be a whole number")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise ParameterError(name, value, "must be a whole number")
+    if target is float:
+        if isinstance(value, bool):
+            raise ParameterError(name, value, "must be a number")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+        unit = " of seconds" if name.endswith("_s") else ""
+        raise ParameterError(name, value, f"must be a number{unit}")
+    if target is str:
+        if isinstance(value, str):
+            return value
+        raise ParameterError(name, value, "must be a string")
+    raise ParameterError(name, value, f"has unsupported type {target!r}")  # pragma: no cover
+
+
+def describe(params: DrillParams) -> list[tuple[str, Any]]:
+    """(name, value) pairs in declaration order, for tables."""
+    return [(f.name, getattr(params, f.name)) for f in dataclasses.fields(params)]

@@ -1,0 +1,72 @@
+"""The embedded local stack: PostgreSQL, the service under test, nginx — real processes.
+
+``local_stack(config)`` starts them inside out, each waiting for real readiness, and stops them
+outside in (``contextlib.ExitStack``), also when start-up fails half-way or Ctrl-C arrives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .postgres import PostgresCluster, PostgresConfig
+from .process import ManagedProcess
+from .proxy import NginxProxy, ProxyConfig
+from .service import Service, ServiceConfig
+
+__all__ = [
+    "LocalStack", "ManagedProcess", "NginxProxy", "PostgresCluster", "PostgresConfig",
+    "ProxyConfig", "Service", "ServiceConfig", "StackConfig", "local_stack",
+]
+
+#: PostgreSQL settings a drill's findings report as the server ran them (``SHOW``).
+POSTGRES_READ_BACK = (
+    "server_version", "max_connections", "superuser_reserved_connections", "statement_timeout",
+    "lock_timeout", "idle_in_transaction_session_timeout", "client_connection_check_interval",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackConfig:
+    """One configuration of the whole stack."""
+
+    postgres: PostgresConfig = field(default_factory=PostgresConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+    proxy: ProxyConfig = field(default_factory=ProxyConfig)
+
+
+@dataclass
+class LocalStack:
+    """The running stack; clients talk to ``proxy.port`` on 127.0.0.1."""
+
+    config: StackConfig
+    postgres: PostgresCluster
+    service: Service
+    proxy: NginxProxy
+    #: Seconds from the first process start until nginx passed a request through.
+    ready_s: float
+
+    def read_back(self) -> dict[str, Any]:
+        """Every component's effective settings, read from the component itself."""
+        return {
+            "postgres": self.postgres.show(*POSTGRES_READ_BACK),
+            "service": self.service.effective_settings(),
+            "nginx": self.proxy.effective_settings(),
+        }
+
+
+@contextlib.contextmanager
+def local_stack(config: StackConfig) -> Iterator[LocalStack]:
+    """Start PostgreSQL, the service and nginx; yield them ready; stop all of them."""
+    from .binaries import find_nginx, find_postgres  # lazily: `python -m drills.stack.binaries`
+
+    find_postgres(), find_nginx()  # a missing binary fails here, before anything starts
+    started = time.monotonic()
+    with contextlib.ExitStack() as parts:
+        postgres = parts.enter_context(PostgresCluster(config.postgres))
+        service = parts.enter_context(Service(config.service, postgres.app_conninfo))
+        proxy = parts.enter_context(NginxProxy(config.proxy, service.port))
+        yield LocalStack(config, postgres, service, proxy, time.monotonic() - started)

@@ -1,0 +1,250 @@
+"""An ephemeral PostgreSQL cluster: initdb in a temp dir, loopback and a private socket only.
+
+The postmaster runs as our child (``postgres -D …``) rather than daemonized by ``pg_ctl start``,
+so that its process group, the parent-death signal and ``stop()`` reach it; ``stop()`` sends
+SIGINT, which is exactly what ``pg_ctl stop -m fast`` sends. When we are root the server runs as
+the ``postgres`` user, because PostgreSQL refuses to run as root.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from ..errors import ComponentError, PortInUse
+from .binaries import PostgresBinaries, find_postgres
+from .ports import LOOPBACK, pick_free_port, port_answers
+from .process import Component, ManagedProcess
+
+SUPERUSER = "postgres"
+APP_USER = "app"
+DATABASE = "drills"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostgresConfig:
+    """Server settings of one ephemeral cluster.
+
+    ``settings`` are extra server parameters with explicit units (``{"statement_timeout":
+    "1000ms"}``): PostgreSQL reads a bare number in the parameter's own unit, which differs
+    between parameters.
+    """
+
+    max_connections: int = 20
+    settings: Mapping[str, str] = field(default_factory=dict)
+    start_timeout_s: float = 30.0
+    #: The user that owns and runs the server when we are root.
+    os_user_when_root: str = "postgres"
+
+
+class PostgresCluster(Component):
+    """``with PostgresCluster(config) as pg:`` gives a ready cluster with an ``app`` role.
+
+    The ``app`` role logs in over TCP with a random password (scram-sha-256); the superuser
+    connects over the private Unix socket without one. The password never leaves the
+    process except in the service's environment.
+    """
+
+    name = "postgres"
+
+    def __init__(self, config: PostgresConfig, *, binaries: PostgresBinaries | None = None) -> None:
+        self.config = config
+        self.binaries = binaries or find_postgres()
+        self.port = 0
+        self.dir: Path | None = None
+        self._process: ManagedProcess | None = None
+        self._password = secrets.token_urlsafe(18)
+        self.ready_s: float | None = None
+
+    # -- paths and connection strings ---------------------------------------------------------
+
+    @property
+    def socket_dir(self) -> Path:
+        return self._require_dir()
+
+    @property
+    def data_dir(self) -> Path:
+        return self._require_dir() / "data"
+
+    @property
+    def log_path(self) -> Path:
+        return self._require_dir() / "postgres.log"
+
+    @property
+    def app_conninfo(self) -> str:
+        """libpq conninfo for the ``app`` role over TCP. Contains the password: keep it secret."""
+        return (
+            f"host={LOOPBACK} port={self.port} dbname={DATABASE} user={APP_USER} "
+            f"password={self._password} application_name=drills-service"
+        )
+
+    def admin_connect(self, **kwargs: object) -> psycopg.Connection:
+        """A superuser connection over the private socket (autocommit)."""
+        return psycopg.connect(
+            host=str(self.socket_dir),
+            port=self.port,
+            user=SUPERUSER,
+            dbname=kwargs.pop("dbname", DATABASE),
+            autocommit=True,
+            connect_timeout=5,
+            application_name="drills-admin",
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        started = time.monotonic()
+        self.dir = Path(tempfile.mkdtemp(prefix="drills-pg-"))
+        run_as = self._os_user()
+        if run_as is not None:
+            entry = pwd.getpwnam(run_as)
+            os.chown(self.dir, entry.pw_uid, entry.pw_gid)
+        self._initdb(run_as)
+        self.port = pick_free_port()
+        if port_answers(self.port):
+            raise PortInUse(self.name, self.port)
+        argv = [str(self.binaries.postgres), "-D", str(self.data_dir)]
+        for name, value in self._server_settings().items():
+            argv += ["-c", f"{name}={value}"]
+        self._process = ManagedProcess(
+            self.name,
+            argv,
+            log_path=self.log_path,
+            env=_c_locale_env(),
+            run_as=run_as,
+            stop_signal=signal.SIGINT,  # "fast" shutdown: roll back and disconnect sessions
+            death_signal=signal.SIGQUIT,  # "immediate": nobody is left to wait for it
+        )
+        self._process.start()
+        self._process.wait_ready(self._answers_query, self.config.start_timeout_s)
+        self._create_app_role()
+        self.ready_s = time.monotonic() - started
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    # -- read-back -----------------------------------------------------------------------------
+
+    def show(self, *names: str) -> dict[str, str]:
+        """``SHOW name`` for each name, as the server reports it (with its unit)."""
+        with self.admin_connect() as conn:
+            return {
+                name: str(conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()[0])
+                for name in names
+            }
+
+    def server_version(self) -> str:
+        with self.admin_connect() as conn:
+            return str(conn.execute("SHOW server_version").fetchone()[0])
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _server_settings(self) -> dict[str, str]:
+        base = {
+            "port": str(self.port),
+            "listen_addresses": LOOPBACK,
+            "unix_socket_directories": str(self.socket_dir),
+            "max_connections": str(self.config.max_connections),
+            # An ephemeral cluster: durability buys nothing and costs start-up and latency.
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            # %e puts the SQLSTATE in every line, so drills can read errors from the log.
+            "log_line_prefix": "%m [%p] %e %a ",
+            "log_min_messages": "warning",
+        }
+        base.update(self.config.settings)
+        return base
+
+    def _initdb(self, run_as: str | None) -> None:
+        pwfile = self.socket_dir / "superuser-password"
+        pwfile.write_text(secrets.token_urlsafe(18) + "\n")
+        if run_as is not None:
+            entry = pwd.getpwnam(run_as)
+            os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+        os.chmod(pwfile, 0o600)
+        argv = [
+            str(self.binaries.initdb),
+            "-D", str(self.data_dir),
+            "-U", SUPERUSER,
+            f"--pwfile={pwfile}",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]
+        user_kwargs: dict[str, object] = {}
+        if run_as is not None:
+            entry = pwd.getpwnam(run_as)
+            user_kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+        with open(self.log_path, "ab") as log:
+            result = subprocess.run(  # noqa: S603
+                argv, stdout=log, stderr=subprocess.STDOUT, env=_c_locale_env(),
+                cwd=self.socket_dir, check=False, **user_kwargs,  # type: ignore[arg-type]
+            )
+        pwfile.unlink(missing_ok=True)
+        if result.returncode != 0:
+            from .process import read_tail
+
+            raise ComponentError("initdb", f"exited with code {result.returncode}", read_tail(self.log_path))
+
+    def _answers_query(self) -> bool:
+        with psycopg.connect(
+            host=str(self.socket_dir), port=self.port, user=SUPERUSER, dbname="postgres",
+            connect_timeout=1, autocommit=True,
+        ) as conn:
+            return conn.execute("SELECT 1").fetchone() == (1,)
+
+    def _create_app_role(self) -> None:
+        with psycopg.connect(
+            host=str(self.socket_dir), port=self.port, user=SUPERUSER, dbname="postgres",
+            autocommit=True, connect_timeout=5,
+        ) as conn:
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                    sql.Identifier(APP_USER), sql.Literal(self._password)
+                )
+            )
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(DATABASE), sql.Identifier(APP_USER)
+                )
+            )
+
+    def _os_user(self) -> str | None:
+        return self.config.os_user_when_root if os.geteuid() == 0 else None
+
+    def _require_dir(self) -> Path:
+        if self.dir is None:
+            raise ComponentError(self.name, "not started")
+        return self.dir
+
+
+def _c_locale_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "PG"))}
+    env["LC_ALL"] = "C"
+    env["LANG"] = "C"
+    return env

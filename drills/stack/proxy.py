@@ -1,0 +1,212 @@
+"""nginx in the foreground as the reverse proxy, standing in for NGINX Ingress and the ALB.
+
+The rendered config makes every choice explicit instead of inheriting defaults that would blur
+what a drill measures (see ../shared/FACTS.md, nginx traps):
+
+* ``proxy_next_upstream`` — by default a timed-out GET is retried on the next server, so the work
+  runs twice and the client waits N x ``proxy_read_timeout``;
+* ``max_fails`` — by default one failure ejects a server for ``fail_timeout`` (10 s);
+* upstream keep-alive — before nginx 1.29.7 it is off unless ``keepalive``,
+  ``proxy_http_version 1.1`` and an empty ``Connection`` header are all set.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ComponentError, PortInUse
+from .binaries import NginxBinary, find_nginx
+from .http import http_get
+from .ports import LOOPBACK, pick_free_port, port_answers
+from .process import Component, ManagedProcess
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProxyConfig:
+    """Knobs of the proxy, in seconds (rendered with an explicit ``ms`` unit)."""
+
+    connect_timeout_s: float = 1.0
+    #: Time between two successive reads from the upstream (not the whole response).
+    read_timeout_s: float = 60.0
+    send_timeout_s: float = 60.0
+    #: ``proxy_next_upstream``: "off", or nginx's list such as "error timeout".
+    next_upstream: str = "off"
+    next_upstream_tries: int = 1
+    #: 0 disables nginx's failure accounting, so one failure does not eject the only upstream.
+    max_fails: int = 0
+    #: Whole seconds: nginx parses fail_timeout at one-second resolution.
+    fail_timeout_s: int = 10
+    #: Idle upstream connections kept per worker; 0 turns upstream keep-alive off.
+    upstream_keepalive: int = 8
+    #: How long nginx keeps an idle upstream connection. Must be shorter than the backend's own
+    #: keep-alive, or nginx may reuse a connection the backend is closing (a 502).
+    upstream_keepalive_timeout_s: float = 4.0
+    start_timeout_s: float = 30.0
+
+
+class NginxProxy(Component):
+    """``with NginxProxy(config, upstream_port) as proxy:`` — requests pass through to the service."""
+
+    name = "nginx"
+
+    def __init__(self, config: ProxyConfig, upstream_port: int, *, binary: NginxBinary | None = None) -> None:
+        self.config = config
+        self.upstream_port = upstream_port
+        self.binary = binary or find_nginx()
+        self.port = 0
+        self.dir: Path | None = None
+        self._process: ManagedProcess | None = None
+        self.ready_s: float | None = None
+
+    @property
+    def conf_path(self) -> Path:
+        assert self.dir is not None, "proxy not started"
+        return self.dir / "nginx.conf"
+
+    @property
+    def error_log_path(self) -> Path:
+        assert self.dir is not None, "proxy not started"
+        return self.dir / "error.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self) -> None:
+        started = time.monotonic()
+        self.dir = Path(tempfile.mkdtemp(prefix="drills-nginx-"))
+        os.chmod(self.dir, 0o755)  # workers run as an unprivileged user when we are root
+        self.port = pick_free_port()
+        if port_answers(self.port):
+            raise PortInUse(self.name, self.port)
+        self.conf_path.write_text(render_config(self.config, self.port, self.upstream_port, self.dir))
+        self._process = ManagedProcess(
+            self.name,
+            [str(self.binary.path), "-p", str(self.dir), "-c", str(self.conf_path), "-e", str(self.error_log_path)],
+            log_path=self.dir / "stderr.log",
+            stop_signal=signal.SIGQUIT,  # graceful: finish in-flight requests, then exit
+            death_signal=signal.SIGTERM,
+            grace_s=5.0,
+        )
+        self._process.start()
+        self._process.wait_ready(self._passes_through, self.config.start_timeout_s)
+        self.ready_s = time.monotonic() - started
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    def _passes_through(self) -> bool:
+        return http_get(self.port, "/readyz", timeout_s=2.0).status == 200
+
+    def effective_settings(self) -> dict[str, str]:
+        """The proxy directives as nginx itself parsed them (``nginx -T``)."""
+        result = subprocess.run(  # noqa: S603
+            [str(self.binary.path), "-T", "-p", str(self.dir), "-c", str(self.conf_path), "-e", str(self.error_log_path)],
+            capture_output=True, text=True, check=False, timeout=30,
+        )
+        if result.returncode != 0:
+            raise ComponentError(self.name, "nginx -T failed", result.stderr[-2000:])
+        return parse_directives(result.stdout, READ_BACK_DIRECTIVES)
+
+    def error_log(self) -> str:
+        try:
+            return self.error_log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+READ_BACK_DIRECTIVES = (
+    "proxy_connect_timeout", "proxy_read_timeout", "proxy_send_timeout", "proxy_next_upstream",
+    "proxy_next_upstream_tries", "proxy_http_version", "keepalive", "keepalive_timeout", "server",
+)
+
+
+def render_config(config: ProxyConfig, listen_port: int, upstream_port: int, prefix: Path) -> str:
+    """The nginx.conf for one proxy; every timeout carries an explicit unit (ms)."""
+    c = config
+    user = _worker_user_line()
+    keepalive = (
+        f"keepalive {c.upstream_keepalive};\n        keepalive_timeout {_ms(c.upstream_keepalive_timeout_s)};"
+        if c.upstream_keepalive > 0
+        else "# upstream keep-alive off"
+    )
+    connection_header = '""' if c.upstream_keepalive > 0 else "close"
+    return f"""# Rendered by drills.stack.proxy; every value comes from the drill's parameters.
+{user}worker_processes 1;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log info;
+
+events {{
+    worker_connections 512;
+}}
+
+http {{
+    log_format drills '$msec $status $request_time $upstream_response_time '
+                      '$upstream_status "$request"';
+    access_log {prefix}/access.log drills;
+    client_body_temp_path {prefix}/tmp-body;
+    proxy_temp_path {prefix}/tmp-proxy;
+    fastcgi_temp_path {prefix}/tmp-fastcgi;
+    uwsgi_temp_path {prefix}/tmp-uwsgi;
+    scgi_temp_path {prefix}/tmp-scgi;
+
+    upstream service {{
+        server {LOOPBACK}:{upstream_port} max_fails={c.max_fails} fail_timeout={c.fail_timeout_s}s;
+        {keepalive}
+    }}
+
+    server {{
+        listen {LOOPBACK}:{listen_port};
+
+        location / {{
+            proxy_pass http://service;
+            proxy_http_version 1.1;
+            proxy_set_header Connection {connection_header};
+            proxy_set_header Host $host;
+            proxy_connect_timeout {_ms(c.connect_timeout_s)};
+            proxy_read_timeout {_ms(c.read_timeout_s)};
+            proxy_send_timeout {_ms(c.send_timeout_s)};
+            proxy_next_upstream {c.next_upstream};
+            proxy_next_upstream_tries {c.next_upstream_tries};
+        }}
+    }}
+}}
+"""
+
+
+def parse_directives(config_text: str, names: tuple[str, ...]) -> dict[str, str]:
+    """First value of each directive in an nginx config dump (comments ignored)."""
+    found: dict[str, str] = {}
+    for raw in config_text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        match = re.match(r"^([a-z_]+)\s+(.*?);$", line)
+        if match and match.group(1) in names and match.group(1) not in found:
+            found[match.group(1)] = match.group(2)
+    return found
+
+
+def _ms(seconds: float) -> str:
+    return f"{round(seconds * 1000)}ms"
+
+
+def _worker_user_line() -> str:
+    if os.geteuid() != 0:
+        return ""  # not root: workers run as us, and the directive would only warn
+    nobody = pwd.getpwnam("nobody")
+    return f"user nobody {grp.getgrgid(nobody.pw_gid).gr_name};\n"

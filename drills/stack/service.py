@@ -1,0 +1,144 @@
+"""The service under test: ``drills.app.main:app`` on Gunicorn with Uvicorn workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..app.settings import AppSettings
+from ..errors import PortInUse
+from .http import http_get
+from .ports import LOOPBACK, pick_free_port, port_answers
+from .process import Component, ManagedProcess
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceConfig:
+    """Knobs of the service. Seconds unless the name says otherwise.
+
+    Gunicorn's ``timeout``, ``graceful_timeout`` and ``keepalive`` are whole seconds (Gunicorn
+    validates them as integers); psycopg_pool's timeout and the request budget are floats.
+    """
+
+    workers: int = 2
+    #: Gunicorn's heartbeat limit: how long a worker's event loop may stay blocked.
+    gunicorn_timeout_s: int = 30
+    graceful_timeout_s: int = 5
+    #: Gunicorn ``keepalive``, mapped by UvicornWorker to uvicorn's ``timeout_keep_alive``.
+    keepalive_s: int = 5
+    pool_min_size: int = 2
+    pool_max_size: int = 4
+    pool_timeout_s: float = 0.5
+    pool_max_waiting: int = 0
+    #: The app's request budget; 0 disables it.
+    request_budget_s: float = 0.0
+    start_timeout_s: float = 60.0
+
+
+class Service(Component):
+    """``with Service(config, conninfo) as svc:`` — every worker has opened its pool."""
+
+    name = "gunicorn"
+
+    def __init__(self, config: ServiceConfig, conninfo: str) -> None:
+        self.config = config
+        self._conninfo = conninfo
+        self.port = 0
+        self.dir: Path | None = None
+        self._process: ManagedProcess | None = None
+        self.ready_s: float | None = None
+
+    @property
+    def state_dir(self) -> Path:
+        assert self.dir is not None, "service not started"
+        return self.dir / "state"
+
+    @property
+    def log_path(self) -> Path:
+        assert self.dir is not None, "service not started"
+        return self.dir / "gunicorn.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self) -> None:
+        started = time.monotonic()
+        self.dir = Path(tempfile.mkdtemp(prefix="drills-svc-"))
+        (self.dir / "metrics").mkdir()
+        self.state_dir.mkdir()
+        self.port = pick_free_port()
+        if port_answers(self.port):
+            raise PortInUse(self.name, self.port)
+        c = self.config
+        settings = AppSettings(
+            conninfo=self._conninfo,
+            state_dir=self.state_dir,
+            pool_min_size=c.pool_min_size,
+            pool_max_size=c.pool_max_size,
+            pool_timeout_s=c.pool_timeout_s,
+            pool_max_waiting=c.pool_max_waiting,
+            request_budget_s=c.request_budget_s,
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "DRILLS_APP_"))}
+        env.update(settings.to_env())
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(self.dir / "metrics")
+        argv = [
+            sys.executable, "-m", "gunicorn", "drills.app.main:app",
+            "--config", "python:drills.app.gunicorn_hooks",
+            "--worker-class", "uvicorn_worker.UvicornWorker",
+            "--workers", str(c.workers),
+            "--bind", f"{LOOPBACK}:{self.port}",
+            "--timeout", str(c.gunicorn_timeout_s),
+            "--graceful-timeout", str(c.graceful_timeout_s),
+            "--keep-alive", str(c.keepalive_s),
+            "--no-control-socket",
+            "--log-level", "info",
+        ]
+        self._process = ManagedProcess(
+            self.name, argv, log_path=self.log_path, env=env, cwd=self.dir,
+            stop_signal=signal.SIGTERM, grace_s=c.graceful_timeout_s + 5.0,
+        )
+        self._process.start()
+        self._process.wait_ready(self._all_workers_ready, c.start_timeout_s)
+        self.ready_s = time.monotonic() - started
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    def _all_workers_ready(self) -> bool:
+        # Gunicorn's master listens before any worker has booted, and a worker is only useful
+        # once its pool is open: each worker drops a file then; /readyz proves a round trip.
+        ready = list(self.state_dir.glob("worker-*.ready"))
+        if len(ready) < self.config.workers:
+            return False
+        return http_get(self.port, "/readyz", timeout_s=2.0).status == 200
+
+    def effective_settings(self) -> dict[str, Any]:
+        """What Gunicorn, the Uvicorn worker and the app actually run with (read back)."""
+        result: dict[str, Any] = {}
+        for name in ("gunicorn", "uvicorn"):
+            path = self.state_dir / f"{name}.json"
+            result[name] = json.loads(path.read_text()) if path.exists() else None
+        response = http_get(self.port, "/config", timeout_s=5.0)
+        result["app"] = json.loads(response.body) if response.status == 200 else None
+        return result
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
