@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -100,14 +101,21 @@ async def work(
     db_s: float = Query(0.0, ge=0.0, le=600.0),
     tag: str = Query("", pattern=TAG_PATTERN),
 ) -> dict[str, Any]:
-    started = time.monotonic()
-    async with _request_budget():
-        if app_s > 0:
-            await asyncio.sleep(app_s)
-        async with state.pool.connection() as conn:
-            query = sql.SQL("SELECT pg_sleep(%s) /* drill:{} */").format(sql.SQL(tag))
-            await conn.execute(query, [db_s])
-    return {"app_s": app_s, "db_s": db_s, "pid": os.getpid(), "elapsed_s": time.monotonic() - started}
+    started, outcome = time.time(), "ok"
+    try:
+        async with _request_budget():
+            if app_s > 0:
+                await asyncio.sleep(app_s)
+            async with state.pool.connection() as conn:
+                query = sql.SQL("SELECT pg_sleep(%s) /* drill:{} */").format(sql.SQL(tag))
+                await conn.execute(query, [db_s])
+    except BaseException as exc:
+        outcome = type(exc).__name__
+        raise
+    finally:
+        if tag:
+            _ledger(tag, started, outcome)
+    return {"app_s": app_s, "db_s": db_s, "pid": os.getpid(), "elapsed_s": time.time() - started}
 
 
 @app.get("/block")
@@ -149,6 +157,18 @@ async def config() -> dict[str, Any]:
         "pool": state.pool.get_stats(),
         "database_session": session,
     }
+
+
+def _ledger(tag: str, started_at: float, outcome: str) -> None:
+    """Record when a tagged request's handler really ended, whatever the client saw.
+
+    This is how a drill sees work that outlives a proxy's 504: the handler is not cancelled when
+    the client (or nginx) goes away. One small append per tagged request; O_APPEND keeps lines whole.
+    """
+    line = json.dumps({"tag": tag, "pid": os.getpid(), "started_at": started_at,
+                       "ended_at": time.time(), "outcome": outcome})
+    with open(state.settings.state_dir / f"ledger-{os.getpid()}.jsonl", "a", encoding="utf-8") as ledger:
+        ledger.write(line + "\n")
 
 
 # -- giving up, with the layer named ------------------------------------------------------------

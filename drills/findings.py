@@ -1,0 +1,271 @@
+"""What a drill found: hypotheses judged on measurements, with the numbers they were judged on.
+
+A verdict is one of held, failed or inconclusive. Zero samples, or a missing or non-finite
+measurement, is inconclusive, never held. A failed hypothesis is a finding, not an exception.
+
+``Findings`` is what a run leaves in its folder as ``findings.json``; the export step reads it
+back to write the paper's verified section.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ExportError
+
+FINDINGS_FILE = "findings.json"
+SCHEMA_VERSION = 1
+
+
+class Verdict(str, enum.Enum):
+    HELD = "held"
+    FAILED = "failed"
+    INCONCLUSIVE = "inconclusive"
+
+
+# -- bounds: explicit, each with its limit, tolerance and unit -------------------------------------
+
+
+@dataclass(frozen=True)
+class AtMost:
+    limit: float
+    unit: str
+    tolerance: float = 0.0
+
+    def admits(self, value: float) -> bool:
+        return value <= self.limit + self.tolerance
+
+    def __str__(self) -> str:
+        tol = f" (+{_num(self.tolerance)} tolerance)" if self.tolerance else ""
+        return f"≤ {_num(self.limit)} {self.unit}{tol}".replace("  ", " ")
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    limit: float
+    unit: str
+    tolerance: float = 0.0
+
+    def admits(self, value: float) -> bool:
+        return value >= self.limit - self.tolerance
+
+    def __str__(self) -> str:
+        tol = f" (−{_num(self.tolerance)} tolerance)" if self.tolerance else ""
+        return f"≥ {_num(self.limit)} {self.unit}{tol}".replace("  ", " ")
+
+
+@dataclass(frozen=True)
+class Within:
+    target: float
+    tolerance: float
+    unit: str
+
+    def admits(self, value: float) -> bool:
+        return abs(value - self.target) <= self.tolerance
+
+    def __str__(self) -> str:
+        return f"{_num(self.target)} ± {_num(self.tolerance)} {self.unit}"
+
+
+Bound = AtMost | AtLeast | Within
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """A claim the paper makes, and the bound a measurement must meet for it to hold."""
+
+    #: Stable id, used in papers and run history: "<configuration>.<name>".
+    key: str
+    #: The sentence the paper makes.
+    claim: str
+    bound: Bound
+    #: True when the claim is about the configuration the paper recommends: only those decide
+    #: whether a run passes (a failed or inconclusive one fails it).
+    recommended: bool
+    min_samples: int = 1
+
+    @property
+    def configuration(self) -> str:
+        return self.key.split(".", 1)[0]
+
+    def judge(self, observed: float | None, samples: int, detail: str = "") -> Finding:
+        """Judge ``observed`` (measured over ``samples`` samples) against the bound."""
+        if samples < self.min_samples or observed is None or not math.isfinite(observed):
+            why = f"{samples} sample(s), need at least {self.min_samples}"
+            if observed is None or (isinstance(observed, float) and not math.isfinite(observed)):
+                why += "; no measurement"
+            return Finding.of(self, None if observed is None or not math.isfinite(observed) else observed,
+                              samples, Verdict.INCONCLUSIVE, f"{why}. {detail}".strip())
+        verdict = Verdict.HELD if self.bound.admits(observed) else Verdict.FAILED
+        return Finding.of(self, observed, samples, verdict, detail)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A judged hypothesis; keeps the numbers so a reader can re-judge it."""
+
+    key: str
+    claim: str
+    recommended: bool
+    expected: str
+    observed: float | None
+    unit: str
+    samples: int
+    verdict: Verdict
+    detail: str = ""
+
+    @classmethod
+    def of(cls, hypothesis: Hypothesis, observed: float | None, samples: int, verdict: Verdict, detail: str) -> Finding:
+        return cls(
+            key=hypothesis.key,
+            claim=hypothesis.claim,
+            recommended=hypothesis.recommended,
+            expected=str(hypothesis.bound),
+            observed=observed,
+            unit=hypothesis.bound.unit,
+            samples=samples,
+            verdict=verdict,
+            detail=detail,
+        )
+
+    @property
+    def observed_text(self) -> str:
+        return "—" if self.observed is None else f"{_num(self.observed)} {self.unit}".strip()
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A figure file in the run folder."""
+
+    name: str
+    file: str
+    caption: str
+
+
+@dataclass
+class Findings:
+    """Everything one drill run produced, as saved in ``<run folder>/findings.json``."""
+
+    drill: str
+    paper: str
+    run_id: str
+    started_at: str
+    finished_at: str
+    #: The drill's parameters as it ran with them.
+    parameters: dict[str, Any]
+    #: Who ran what where: commit, versions, host (no secrets).
+    provenance: dict[str, Any]
+    #: Per configuration, the settings each component reported back (SHOW, nginx -T, ...).
+    settings: dict[str, Any]
+    findings: list[Finding]
+    charts: list[Chart] = field(default_factory=list)
+    #: Small summary tables: name -> rows (first row is the header).
+    tables: dict[str, list[list[str]]] = field(default_factory=dict)
+    #: Raw per-request observations, for re-analysis.
+    observations: list[dict[str, Any]] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+    # -- outcome --------------------------------------------------------------------------------
+
+    @property
+    def passed(self) -> bool:
+        """True when every hypothesis about a recommended configuration held."""
+        gating = [f for f in self.findings if f.recommended]
+        return bool(gating) and all(f.verdict is Verdict.HELD for f in gating)
+
+    def counts(self) -> dict[Verdict, int]:
+        return {v: sum(1 for f in self.findings if f.verdict is v) for v in Verdict}
+
+    # -- persistence ----------------------------------------------------------------------------
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=False, default=_json_default) + "\n"
+
+    def save(self, run_dir: Path) -> Path:
+        path = Path(run_dir) / FINDINGS_FILE
+        write_atomic(path, self.to_json())
+        return path
+
+    @classmethod
+    def load(cls, run_dir: Path) -> Findings:
+        path = Path(run_dir) / FINDINGS_FILE
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ExportError(f"{path}: no findings here; the run did not finish (run the drill again)") from None
+        except json.JSONDecodeError as exc:
+            raise ExportError(f"{path}: not valid JSON ({exc}); the run was cut off (run the drill again)") from None
+        if not isinstance(raw, dict) or raw.get("schema_version") != SCHEMA_VERSION:
+            raise ExportError(
+                f"{path}: findings schema {raw.get('schema_version') if isinstance(raw, dict) else '?'} "
+                f"is not {SCHEMA_VERSION}; this run was made by another version of drills (run the drill again)"
+            )
+        try:
+            raw["findings"] = [Finding(**{**f, "verdict": Verdict(f["verdict"])}) for f in raw["findings"]]
+            raw["charts"] = [Chart(**c) for c in raw.get("charts", [])]
+            return cls(**raw)
+        except (TypeError, KeyError, ValueError) as exc:
+            raise ExportError(f"{path}: findings are incomplete ({exc}); run the drill again") from None
+
+    # -- display in notebooks -------------------------------------------------------------------
+
+    def verdict_rows(self) -> list[list[str]]:
+        rows = [["hypothesis", "expected", "observed", "n", "verdict", "numbers"]]
+        for f in self.findings:
+            rows.append([f.key, f.expected, f.observed_text, str(f.samples), f.verdict.value, f.detail])
+        return rows
+
+    def _repr_markdown_(self) -> str:
+        from .export.render import markdown_table
+
+        counts = self.counts()
+        head = (
+            f"**{self.drill}** — {'PASSED' if self.passed else 'FAILED'}: "
+            f"{counts[Verdict.HELD]} held, {counts[Verdict.FAILED]} failed, "
+            f"{counts[Verdict.INCONCLUSIVE]} inconclusive\n\n"
+        )
+        return head + markdown_table(self.verdict_rows())
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file in the same folder and ``os.replace``.
+
+    A reader (or a crash) sees the old file or the new one, never half of one.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _num(value: float) -> str:
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.3g}" if abs(value) < 1 else f"{value:.4g}"
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

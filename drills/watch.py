@@ -1,0 +1,142 @@
+"""Watch the server side while a drill sends requests: what PostgreSQL and the handlers really did.
+
+``ServerWatch`` samples ``pg_stat_activity`` every ``interval_s`` for queries tagged
+``/* drill:<tag> */`` and tails the service's request ledger (one line per tagged request, written
+when its handler really ended). Together they show work that outlives the response a client got.
+
+Sightings are samples: a query last seen at ``t`` ended somewhere in ``(t, t + interval_s]``, so
+the sampling interval is the resolution of every "kept running for" number.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from .errors import MeasurementError
+from .stack.postgres import PostgresCluster
+
+_TAG = re.compile(r"/\* drill:([A-Za-z0-9_-]+) \*/")
+_ACTIVE_TAGGED = (
+    "SELECT query FROM pg_stat_activity "
+    "WHERE state = 'active' AND pid <> pg_backend_pid() AND position('/* drill:' in query) > 0"
+)
+
+
+@dataclass
+class Sighting:
+    """First and last time (epoch seconds) a tagged query was seen active."""
+
+    first_s: float
+    last_s: float
+
+
+class ServerWatch:
+    """Background sampler; use as ``with ServerWatch(pg, ledger_dir, 0.02) as watch:``."""
+
+    def __init__(self, postgres: PostgresCluster, ledger_dir: Path, interval_s: float) -> None:
+        self.postgres = postgres
+        self.ledger_dir = ledger_dir
+        self.interval_s = interval_s
+        self.sightings: dict[str, Sighting] = {}
+        self.ledger: dict[str, dict[str, Any]] = {}
+        self.samples = 0
+        self._offsets: dict[Path, int] = {}
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="drills-server-watch", daemon=True)
+        self._conn: psycopg.Connection | None = None
+
+    def __enter__(self) -> ServerWatch:
+        self._conn = self.postgres.admin_connect()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        if self._conn is not None:
+            self._conn.close()
+        self._read_ledgers()  # lines written after the last sample
+
+    def check(self) -> None:
+        """Raise if the sampler died: a drill must not judge on a watch that stopped watching."""
+        if self._error is not None:
+            raise MeasurementError(f"pg_stat_activity sampling failed: {self._error}") from self._error
+
+    def wait_for_handler(self, tag: str, timeout_s: float) -> dict[str, Any] | None:
+        """Block until the ledger shows ``tag``'s handler ended (or ``timeout_s`` passes)."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while tag not in self.ledger:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._error is not None:
+                    return None
+                self._changed.wait(min(remaining, 0.05))
+            return self.ledger[tag]
+
+    def wait_until_no_query(self, tags: set[str], timeout_s: float) -> bool:
+        """Block until none of ``tags`` was seen in the last two samples."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            now = time.time()
+            with self._changed:
+                busy = [t for t in tags if t in self.sightings and now - self.sightings[t].last_s < 2 * self.interval_s]
+            if not busy:
+                return True
+            time.sleep(self.interval_s)
+        return False
+
+    # -- the sampler ----------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        assert self._conn is not None
+        try:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                rows = self._conn.execute(_ACTIVE_TAGGED).fetchall()
+                seen_at = time.time()
+                with self._changed:
+                    for (query,) in rows:
+                        match = _TAG.search(query or "")
+                        if not match:
+                            continue
+                        tag = match.group(1)
+                        sighting = self.sightings.get(tag)
+                        if sighting is None:
+                            self.sightings[tag] = Sighting(seen_at, seen_at)
+                        else:
+                            sighting.last_s = seen_at
+                    self.samples += 1
+                self._read_ledgers()
+                self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - started)))
+        except BaseException as exc:  # noqa: BLE001 - reported through check()
+            self._error = exc
+            with self._changed:
+                self._changed.notify_all()
+
+    def _read_ledgers(self) -> None:
+        new: dict[str, dict[str, Any]] = {}
+        for path in sorted(self.ledger_dir.glob("ledger-*.jsonl")):
+            offset = self._offsets.get(path, 0)
+            with open(path, "rb") as handle:
+                handle.seek(offset)
+                chunk = handle.read()
+            complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits
+            self._offsets[path] = offset + len(complete)
+            for line in complete.decode("utf-8").splitlines():
+                if line.strip():
+                    entry = json.loads(line)
+                    new[entry["tag"]] = entry
+        if new:
+            with self._changed:
+                self.ledger.update(new)
+                self._changed.notify_all()
