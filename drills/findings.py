@@ -44,7 +44,7 @@ class AtMost:
         return value <= self.limit + self.tolerance
 
     def __str__(self) -> str:
-        tol = f" (+{_num(self.tolerance)} tolerance)" if self.tolerance else ""
+        tol = f" (+{_num(self.tolerance)} {self.unit} tolerance)" if self.tolerance else ""
         return f"≤ {_num(self.limit)} {self.unit}{tol}".replace("  ", " ")
 
 
@@ -58,7 +58,7 @@ class AtLeast:
         return value >= self.limit - self.tolerance
 
     def __str__(self) -> str:
-        tol = f" (−{_num(self.tolerance)} tolerance)" if self.tolerance else ""
+        tol = f" (−{_num(self.tolerance)} {self.unit} tolerance)" if self.tolerance else ""
         return f"≥ {_num(self.limit)} {self.unit}{tol}".replace("  ", " ")
 
 
@@ -187,7 +187,10 @@ class Findings:
     # -- persistence ----------------------------------------------------------------------------
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=False, default=_json_default) + "\n"
+        """JSON with any password that slipped into a value replaced by ``***``."""
+        from .redact import redact
+
+        return redact(json.dumps(dataclasses.asdict(self), indent=2, sort_keys=False, default=_json_default)) + "\n"
 
     def save(self, run_dir: Path) -> Path:
         path = Path(run_dir) / FINDINGS_FILE
@@ -222,6 +225,15 @@ class Findings:
         for f in self.findings:
             rows.append([f.key, f.expected, f.observed_text, str(f.samples), f.verdict.value, f.detail])
         return rows
+
+    def __repr__(self) -> str:
+        counts = self.counts()
+        lines = [f"{self.drill} run {self.run_id}: {'PASSED' if self.passed else 'FAILED'} "
+                 f"({counts[Verdict.HELD]} held, {counts[Verdict.FAILED]} failed, "
+                 f"{counts[Verdict.INCONCLUSIVE]} inconclusive)"]
+        lines += [f"  {f.verdict.value:<12} {f.key}: {f.observed_text} (expected {f.expected}, n={f.samples})"
+                  for f in self.findings]
+        return "\n".join(lines)
 
     def _repr_markdown_(self) -> str:
         from .export.render import markdown_table

@@ -1,0 +1,191 @@
+"""The ``drills`` command: list | run | export | verify.
+
+Exit codes: 0 when every hypothesis about a recommended configuration held; 1 when one failed or
+was inconclusive; 2 when a drill could not run (bad parameter, a component that did not start, a
+notebook error) — with a one-line message saying what to do next.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+import click
+
+from . import catalog
+from .errors import DrillsError, ParameterError
+from .export import export_run, latest_run
+from .findings import Verdict
+from .paths import papers_dir, runs_dir
+from .runner import RunResult, run_notebook
+
+EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+def _parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ParameterError("-p", pair, "expected name=value, e.g. -p statement_timeout_s=0.8")
+        values[name.strip()] = value
+    return values
+
+
+def _params_for(drill: ModuleType, assignments: dict[str, str], *, strict: bool) -> object:
+    """The drill's Params from ``-p`` values; with ``strict=False`` names it lacks are skipped."""
+    known = drill.Params.field_types()
+    chosen = assignments if strict else {k: v for k, v in assignments.items() if k in known}
+    return drill.Params.from_mapping(chosen)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Show papermill's own log lines too.")
+def main(verbose: bool) -> None:
+    """Run observability drills against a real local stack and export verdicts into the papers."""
+    # SIGTERM (cron's timeout, CI cancelling) unwinds like Ctrl-C, so every stack is stopped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    if not verbose:
+        logging.getLogger("papermill").addFilter(_OnlyCellOutput())
+    for noisy in ("traitlets", "asyncio", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class _OnlyCellOutput(logging.Filter):
+    """Keep the notebook's own progress lines; drop papermill's bookkeeping."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage().rstrip("\n")
+        if not message.strip() or message.startswith(("<IPython.core.display", "<Figure")):
+            return False
+        if message.startswith(("Executing Cell", "Ending Cell", "Executing notebook", "Input Notebook",
+                               "Output Notebook", "Black is not installed", "Working directory")):
+            return False
+        record.msg, record.args = message, None
+        return True
+
+
+@main.command("list")
+def list_drills() -> None:
+    """List the drills, their papers and parameters (with defaults)."""
+    for drill in catalog.all_drills():
+        click.echo(f"{drill.NAME}  →  papers/{drill.PAPER}  (notebooks/{drill.NOTEBOOK})")
+        defaults = drill.Params()
+        for name, kind in drill.Params.field_types().items():
+            click.echo(f"    {name:<36} {kind.__name__:<6} {getattr(defaults, name)!r}")
+
+
+@main.command()
+@click.argument("drill_name", metavar="DRILL")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Set a parameter (repeatable).")
+@click.option("--export", "export_after", is_flag=True, help="Splice the findings into the paper afterwards.")
+@click.option("--kernel", default="python3", show_default=True, help="Jupyter kernel to run the notebook on.")
+def run(drill_name: str, params: tuple[str, ...], export_after: bool, kernel: str) -> None:
+    """Run one drill's notebook through papermill into a new folder under runs/."""
+    try:
+        drill = catalog.get(drill_name)
+        drill_params = _params_for(drill, _parse_assignments(params), strict=True)
+        result = run_notebook(drill, drill_params, kernel_name=kernel)  # type: ignore[arg-type]
+        _summary([result])
+        if export_after:
+            _export([drill])
+    except DrillsError as exc:
+        _fail(exc)
+    sys.exit(EXIT_PASSED if result.findings.passed else EXIT_FAILED)
+
+
+@main.command()
+@click.argument("drill_names", metavar="[DRILL]...", nargs=-1)
+@click.option("--run-dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="Export this run folder instead of each drill's latest run.")
+def export(drill_names: tuple[str, ...], run_dir: Path | None) -> None:
+    """Splice the latest findings of each drill into its paper."""
+    try:
+        drills = [catalog.get(n) for n in drill_names] or catalog.all_drills()
+        if run_dir is not None:
+            if len(drills) != 1:
+                raise ParameterError("--run-dir", str(run_dir), "name exactly one drill with it")
+            _report(export_run(papers_dir() / drills[0].PAPER, run_dir))
+        else:
+            _export(drills)
+    except DrillsError as exc:
+        _fail(exc)
+
+
+@main.command()
+@click.argument("drill_names", metavar="[DRILL]...", nargs=-1)
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Set a parameter for every drill that has it (repeatable).")
+@click.option("--kernel", default="python3", show_default=True, help="Jupyter kernel to run the notebooks on.")
+def verify(drill_names: tuple[str, ...], params: tuple[str, ...], kernel: str) -> None:
+    """Run every drill (or those named), then export every paper."""
+    try:
+        drills = [catalog.get(n) for n in drill_names] or catalog.all_drills()
+        assignments = _parse_assignments(params)
+        unknown = [k for k in assignments if not any(k in d.Params.field_types() for d in drills)]
+        if unknown:
+            raise ParameterError(unknown[0], assignments[unknown[0]], "no selected drill has this parameter")
+        # Every drill's parameters are checked before the first one starts.
+        planned = [(d, _params_for(d, assignments, strict=False)) for d in drills]
+    except DrillsError as exc:
+        _fail(exc)
+    results: list[RunResult] = []
+    errors: list[tuple[str, DrillsError]] = []
+    for index, (drill, drill_params) in enumerate(planned, 1):
+        click.echo(f"== drill {index}/{len(planned)}: {drill.NAME} ==")
+        try:
+            results.append(run_notebook(drill, drill_params, kernel_name=kernel))  # type: ignore[arg-type]
+        except DrillsError as exc:
+            click.echo(f"drills: {exc}", err=True)
+            errors.append((drill.NAME, exc))
+    _summary(results, errors)
+    try:
+        _export([catalog.get(r.drill) for r in results])
+    except DrillsError as exc:
+        _fail(exc)
+    if errors:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_PASSED if all(r.findings.passed for r in results) else EXIT_FAILED)
+
+
+def _export(drills: Sequence[ModuleType]) -> None:
+    for drill in drills:
+        _report(export_run(papers_dir() / drill.PAPER, latest_run(drill.NAME, runs_dir())))
+
+
+def _report(exported: object) -> None:
+    paper, run_dir, changed = exported.paper, exported.run_dir, exported.changed  # type: ignore[attr-defined]
+    click.echo(f"exported {run_dir.name} → {paper}" + ("" if changed else " (unchanged)"))
+
+
+def _summary(results: Sequence[RunResult], errors: Sequence[tuple[str, DrillsError]] = ()) -> None:
+    rows = [("drill", "verdict", "held", "failed", "inconclusive", "wall", "run folder")]
+    for r in results:
+        counts = r.findings.counts()
+        rows.append((r.drill, "PASSED" if r.findings.passed else "FAILED", str(counts[Verdict.HELD]),
+                     str(counts[Verdict.FAILED]), str(counts[Verdict.INCONCLUSIVE]), f"{r.wall_s:.0f} s",
+                     str(r.run_dir)))
+    for name, _ in errors:
+        rows.append((name, "ERROR", "-", "-", "-", "-", "see the message above"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    click.echo("")
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    for r in results:
+        for f in r.findings.findings:
+            if f.verdict is not Verdict.HELD:
+                click.echo(f"  {r.drill}: {f.key} {f.verdict.value}: {f.detail}")
+
+
+def _fail(exc: DrillsError) -> None:
+    click.echo(f"drills: {exc}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,81 @@
+"""Put the latest findings of each drill into its paper: figures copied, block spliced, atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ExportError
+from ..findings import FINDINGS_FILE, Findings, write_atomic
+from ..redact import redact
+from .render import render_block
+from .splice import splice
+
+FIGURES = "figures"
+
+
+@dataclass(frozen=True)
+class Exported:
+    paper: Path
+    run_dir: Path
+    changed: bool
+
+
+def latest_run(drill: str, runs_dir: Path) -> Path:
+    """The newest run folder of ``drill`` that finished (has findings)."""
+    candidates = sorted((p for p in runs_dir.glob(f"*-{drill}") if p.is_dir()), reverse=True)
+    for candidate in candidates:
+        if (candidate / FINDINGS_FILE).is_file():
+            return candidate
+    raise ExportError(
+        f"no finished run of {drill} under {runs_dir}"
+        + (f" ({len(candidates)} unfinished)" if candidates else "")
+        + f"; run `drills run {drill}` first"
+    )
+
+
+def export_run(paper: Path, run_dir: Path) -> Exported:
+    """Splice the findings in ``run_dir`` into ``paper``; copy their charts next to it.
+
+    The paper is only rewritten when its text changes, via a temp file and a rename; if the
+    markers are missing or broken it is not touched and ExportError says what was found.
+    """
+    findings = Findings.load(run_dir)
+    try:
+        with open(paper, encoding="utf-8", newline="") as handle:
+            original = handle.read()
+    except FileNotFoundError:
+        raise ExportError(f"{paper}: paper not found (the drill {findings.drill} names it)") from None
+    figures_dir = paper.parent / FIGURES
+    links = {c.name: f"{FIGURES}/{findings.drill}-{c.name}.png" for c in findings.charts}
+    try:
+        text = splice(original, findings.drill, redact(render_block(findings, links)))
+    except ExportError as exc:
+        raise ExportError(f"{paper}: {exc}") from None
+    missing = [c.file for c in findings.charts if not (run_dir / c.file).is_file()]
+    if missing:
+        raise ExportError(f"{run_dir}: charts missing ({', '.join(missing)}); run the drill again")
+    figures_dir.mkdir(exist_ok=True)
+    for chart in findings.charts:
+        _copy_if_changed(run_dir / chart.file, paper.parent / links[chart.name])
+    changed = text != original
+    if changed:
+        write_atomic(paper, text)
+    return Exported(paper, run_dir, changed)
+
+
+def _copy_if_changed(source: Path, dest: Path) -> None:
+    data = source.read_bytes()
+    if dest.is_file() and dest.read_bytes() == data:
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,16 @@
+"""Helpers for the drill notebooks: show what a run produced, inline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .findings import Findings
+
+
+def show_charts(findings: Findings, run_dir: Path | str) -> None:
+    """Display each chart of ``findings`` (files in ``run_dir``) with its caption."""
+    from IPython.display import Image, Markdown, display
+
+    for chart in findings.charts:
+        display(Image(filename=str(Path(run_dir) / chart.file)))
+        display(Markdown(f"*{chart.caption}*"))
