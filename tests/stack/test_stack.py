@@ -1,0 +1,111 @@
+"""The whole local stack: real PostgreSQL, Gunicorn + Uvicorn, nginx; its errors and its cleanup."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from drills.stack import PostgresConfig, ProxyConfig, ServiceConfig, StackConfig, local_stack
+from drills.stack.http import http_get
+from drills.stack.ports import port_answers
+
+pytestmark = pytest.mark.slow
+
+FAST = StackConfig(
+    postgres=PostgresConfig(settings={"statement_timeout": "400ms"}),
+    service=ServiceConfig(workers=1, request_budget_s=0.6, pool_min_size=1, pool_max_size=2),
+    proxy=ProxyConfig(read_timeout_s=0.3),
+)
+
+
+def test_each_layer_answers_with_its_own_error(pg_binaries, nginx_binary, no_leftovers) -> None:
+    config = StackConfig(
+        postgres=PostgresConfig(settings={"statement_timeout": "300ms"}),
+        service=ServiceConfig(workers=1, request_budget_s=0.6),
+        proxy=ProxyConfig(read_timeout_s=1.5),
+    )
+    with local_stack(config) as stack:
+        port = stack.proxy.port
+        ok = http_get(port, "/work?db_s=0.05", timeout_s=5)
+        assert ok.status == 200
+        db = http_get(port, "/work?db_s=1", timeout_s=5)
+        assert db.status == 504 and json.loads(db.body)["layer"] == "database"
+        assert json.loads(db.body)["sqlstate"] == "57014"
+        assert 0.3 <= db.elapsed_s < 0.3 + 0.2
+        app = http_get(port, "/work?app_s=1", timeout_s=5)
+        assert app.status == 504 and json.loads(app.body)["error"] == "request_budget_exceeded"
+        assert 0.6 <= app.elapsed_s < 0.6 + 0.2
+        metrics = http_get(port, "/metrics", timeout_s=5).body.decode()
+        assert 'drills_app_gave_up_total{error="query_cancelled",layer="database"} 1.0' in metrics
+        assert "drills_pool_size" in metrics
+
+
+def test_nginx_answers_504_on_a_slow_upstream(pg_binaries, nginx_binary, no_leftovers) -> None:
+    with local_stack(FAST) as stack:
+        slow = http_get(stack.proxy.port, "/work?app_s=0.5&db_s=0", timeout_s=5)
+        assert slow.status == 504
+        assert b"nginx" in slow.body and b"layer" not in slow.body  # the proxy's page, not the app's JSON
+        assert 0.3 <= slow.elapsed_s < 0.3 + 0.15
+        assert "upstream timed out" in stack.proxy.error_log()
+        # max_fails=0: the only upstream is not ejected, so the next request goes through at once.
+        again = http_get(stack.proxy.port, "/work?db_s=0", timeout_s=5)
+        assert again.status == 200
+
+
+def test_read_back_reports_what_each_component_runs_with(pg_binaries, nginx_binary, no_leftovers) -> None:
+    with local_stack(FAST) as stack:
+        settings = stack.read_back()
+    assert settings["postgres"]["statement_timeout"] == "400ms"
+    assert settings["nginx"]["proxy_read_timeout"] == "300ms"
+    assert settings["nginx"]["proxy_next_upstream"] == "off"
+    assert settings["service"]["gunicorn"]["workers"] == 1
+    assert settings["service"]["uvicorn"]["timeout_keep_alive"] == FAST.service.keepalive_s
+    assert settings["service"]["app"]["database_session"]["statement_timeout"] == "400ms"
+    assert "password" not in json.dumps(settings)
+
+
+def test_an_exception_inside_the_stack_leaves_nothing(pg_binaries, nginx_binary, no_leftovers) -> None:
+    ports = []
+    with pytest.raises(RuntimeError, match="drill blew up"):
+        with local_stack(FAST) as stack:
+            ports = [stack.postgres.port, stack.service.port, stack.proxy.port]
+            raise RuntimeError("drill blew up")
+    assert not any(port_answers(p) for p in ports)
+
+
+def test_two_stacks_run_side_by_side(pg_binaries, nginx_binary, no_leftovers) -> None:
+    with local_stack(FAST) as one, local_stack(FAST) as two:
+        assert {one.proxy.port, one.service.port, one.postgres.port}.isdisjoint(
+            {two.proxy.port, two.service.port, two.postgres.port})
+        assert http_get(one.proxy.port, "/work?db_s=0", timeout_s=5).status == 200
+        assert http_get(two.proxy.port, "/work?db_s=0", timeout_s=5).status == 200
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_running_leaves_nothing(sig, pg_binaries, nginx_binary, no_leftovers,
+                                               list_stack_processes) -> None:
+    """Ctrl-C (SIGINT) or SIGTERM to a process holding a stack: every part is stopped."""
+    script = textwrap.dedent("""
+        import signal, sys, time
+        from drills.stack import local_stack, StackConfig, ServiceConfig
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # what the drills CLI does
+        with local_stack(StackConfig(service=ServiceConfig(workers=1))) as stack:
+            print("ready", flush=True)
+            time.sleep(120)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        assert list_stack_processes()
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
