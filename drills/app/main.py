@@ -194,8 +194,10 @@ async def _request_budget() -> AsyncIterator[None]:
 
 def _gave_up(status: int, layer: str, error: str, detail: str, **extra: Any) -> JSONResponse:
     metrics.GAVE_UP.labels(layer=layer, error=error).inc()
+    # The header lets a proxy log the layer ($upstream_http_x_timeout_layer) without parsing bodies.
     return JSONResponse(
-        {"error": error, "layer": layer, "detail": detail, **extra}, status_code=status
+        {"error": error, "layer": layer, "detail": detail, **extra}, status_code=status,
+        headers={"X-Timeout-Layer": layer},
     )
 
 

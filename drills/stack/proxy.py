@@ -158,7 +158,7 @@ events {{
 
 http {{
     log_format drills '$msec $status $request_time $upstream_response_time '
-                      '$upstream_status "$request"';
+                      '$upstream_status layer=$upstream_http_x_timeout_layer "$request"';
     access_log {prefix}/access.log drills;
     client_body_temp_path {prefix}/tmp-body;
     proxy_temp_path {prefix}/tmp-proxy;

@@ -1,0 +1,107 @@
+"""``make bench``: how long the stack takes to be ready, against a bare PostgreSQL start.
+
+Prints, for ``--rounds`` rounds on this machine:
+
+* bare PostgreSQL: ``initdb`` + ``pg_ctl start -w`` (what any PostgreSQL test fixture pays);
+* the whole stack ready (PostgreSQL + service + nginx, each passing its readiness check), and the
+  service's own boot within it;
+* the aim: stack ready ≤ 1.5 × bare PostgreSQL + the service's boot, and under 3 s;
+* the wall time of the timeout-ladder drill at its default parameters (``--no-drill`` skips it).
+
+Not part of the tests: it takes a minute or two and its numbers depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pwd
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from .stack import StackConfig, local_stack
+from .stack.binaries import find_postgres
+from .stack.ports import pick_free_port
+
+
+def bare_postgres_start() -> float:
+    """Seconds for initdb + ``pg_ctl start -w`` in a temp dir (as ``postgres`` when root)."""
+    binaries = find_postgres()
+    root = Path(tempfile.mkdtemp(prefix="drills-bench-"))
+    user_kwargs: dict[str, object] = {}
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam("postgres")
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+        user_kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    data, port = root / "data", pick_free_port()
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "check": True, "cwd": root}
+    env = {**os.environ, "LC_ALL": "C"}
+    try:
+        started = time.monotonic()
+        subprocess.run([str(binaries.initdb), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"],
+                       env=env, **quiet, **user_kwargs)  # type: ignore[arg-type]
+        subprocess.run([str(binaries.pg_ctl), "-D", str(data), "-w", "-l", str(root / "log"), "-o",
+                        f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"],
+                       env=env, **quiet, **user_kwargs)  # type: ignore[arg-type]
+        return time.monotonic() - started
+    finally:
+        subprocess.run([str(binaries.pg_ctl), "-D", str(data), "-m", "immediate", "stop"], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, cwd=root,
+                       **user_kwargs)  # type: ignore[arg-type]
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def stack_start() -> tuple[float, float]:
+    """(seconds until the whole stack was ready, seconds the service took within that)."""
+    with local_stack(StackConfig()) as stack:
+        return stack.ready_s, stack.service.ready_s or 0.0
+
+
+def drill_wall_time() -> float:
+    from .catalog import timeout_ladder
+
+    with tempfile.TemporaryDirectory(prefix="drills-bench-run-") as run_dir:
+        started = time.monotonic()
+        timeout_ladder.run(timeout_ladder.Params(), Path(run_dir), progress=lambda _: None)
+        return time.monotonic() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m drills.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of each measurement (median reported)")
+    parser.add_argument("--no-drill", action="store_true", help="skip the drill's wall time")
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be ≥ 1")
+
+    bare, stack, service = [], [], []
+    for round_no in range(1, args.rounds + 1):
+        bare.append(bare_postgres_start())
+        ready, boot = stack_start()
+        stack.append(ready)
+        service.append(boot)
+        print(f"round {round_no}/{args.rounds}: bare PostgreSQL {bare[-1]:.2f} s, stack ready {ready:.2f} s "
+              f"(service boot {boot:.2f} s)", flush=True)
+    m_bare, m_stack, m_service = (statistics.median(v) for v in (bare, stack, service))
+    budget = 1.5 * m_bare + m_service
+    print()
+    print(f"median of {args.rounds} rounds on {os.cpu_count()} cores:")
+    rows = [("bare PostgreSQL (initdb + pg_ctl start -w)", m_bare),
+            ("service boot (Gunicorn, workers' pools open)", m_service),
+            ("whole stack ready (PostgreSQL, service, nginx)", m_stack)]
+    for label, value in rows:
+        print(f"  {label:<48} {value:6.2f} s")
+    print(f"  aim: ≤ 1.5 × bare + service boot = {budget:.2f} s and < 3 s → "
+          f"{'met' if m_stack <= budget and m_stack < 3 else 'NOT met'}")
+    if not args.no_drill:
+        print("running the timeout-ladder drill at its defaults …", flush=True)
+        print(f"  {'timeout-ladder drill wall time':<48} {drill_wall_time():6.1f} s (aim < 90 s)")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
