@@ -81,6 +81,17 @@ def list_drills() -> None:
 
 
 @main.command()
+def clean() -> None:
+    """End and remove what killed runs left behind (processes, temp dirs), and say what."""
+    from .stack.leftovers import sweep
+
+    removed = sweep()
+    for line in removed:
+        click.echo(f"removed {line}")
+    click.echo(f"{len(removed)} leftover(s) removed" if removed else "nothing left behind")
+
+
+@main.command()
 @click.argument("drill_name", metavar="DRILL")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Set a parameter (repeatable).")
 @click.option("--export", "export_after", is_flag=True, help="Splice the findings into the paper afterwards.")

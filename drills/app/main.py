@@ -74,7 +74,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         name=f"pool-{os.getpid()}",
         open=False,
     )
-    await pool.open(wait=True, timeout=30.0)
+    await pool.open(wait=True, timeout=settings.pool_open_timeout_s)
     state.settings, state.pool = settings, pool
     sampler = asyncio.create_task(_sample_pool_stats(pool))
     ready_file = settings.state_dir / f"worker-{os.getpid()}.ready"

@@ -29,6 +29,8 @@ class AppSettings:
     pool_max_waiting: int = 0
     #: The app's own deadline for a request; 0 disables it.
     request_budget_s: float = 0.0
+    #: How long a worker waits at boot for its pool to fill before it fails to boot.
+    pool_open_timeout_s: float = 10.0
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] = os.environ) -> AppSettings:
@@ -46,6 +48,7 @@ class AppSettings:
             pool_timeout_s=float(get("POOL_TIMEOUT_S", "0.5")),
             pool_max_waiting=int(get("POOL_MAX_WAITING", "0")),
             request_budget_s=float(get("REQUEST_BUDGET_S", "0")),
+            pool_open_timeout_s=float(get("POOL_OPEN_TIMEOUT_S", "10")),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -57,6 +60,7 @@ class AppSettings:
             PREFIX + "POOL_TIMEOUT_S": repr(self.pool_timeout_s),
             PREFIX + "POOL_MAX_WAITING": str(self.pool_max_waiting),
             PREFIX + "REQUEST_BUDGET_S": repr(self.request_budget_s),
+            PREFIX + "POOL_OPEN_TIMEOUT_S": repr(self.pool_open_timeout_s),
         }
 
     def public(self) -> dict[str, object]:

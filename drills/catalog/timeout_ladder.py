@@ -76,6 +76,7 @@ class Params(DrillParams):
     pool_max_size: int = 4
     pool_timeout_s: float = 0.5
     gunicorn_keepalive_s: int = 5
+    gunicorn_graceful_timeout_s: int = 5
     proxy_upstream_keepalive_timeout_s: float = 4.0
     proxy_connect_timeout_s: float = 1.0
     max_connections: int = 20
@@ -108,6 +109,7 @@ class Params(DrillParams):
         require_between("pool_min_size", self.pool_min_size, 0, 100)
         require_between("pool_max_size", self.pool_max_size, max(1, self.pool_min_size), 100)
         require_between("gunicorn_keepalive_s", self.gunicorn_keepalive_s, 0, 3600, "s")
+        require_between("gunicorn_graceful_timeout_s", self.gunicorn_graceful_timeout_s, 1, 600, "s")
         require_between("max_connections", self.max_connections, 5, 10_000)
         # Every worker's pool at max size, plus the drill's admin and sampler connections, must fit
         # below the slots PostgreSQL keeps for superusers (3 by default).
@@ -201,6 +203,7 @@ def stack_config(params: Params, ladder: Ladder, *, gunicorn_timeout_s: int = 30
             workers=params.workers,
             gunicorn_timeout_s=gunicorn_timeout_s,
             keepalive_s=params.gunicorn_keepalive_s,
+            graceful_timeout_s=params.gunicorn_graceful_timeout_s,
             pool_min_size=params.pool_min_size,
             pool_max_size=params.pool_max_size,
             pool_timeout_s=params.pool_timeout_s,

@@ -7,11 +7,13 @@ outside in (``contextlib.ExitStack``), also when start-up fails half-way or Ctrl
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .leftovers import sweep
 from .postgres import PostgresCluster, PostgresConfig
 from .process import ManagedProcess
 from .proxy import NginxProxy, ProxyConfig
@@ -64,6 +66,8 @@ def local_stack(config: StackConfig) -> Iterator[LocalStack]:
     from .binaries import find_nginx, find_postgres  # lazily: `python -m drills.stack.binaries`
 
     find_postgres(), find_nginx()  # a missing binary fails here, before anything starts
+    for line in sweep():
+        logging.getLogger("drills").warning("removed leftovers of an earlier run that was killed: %s", line)
     started = time.monotonic()
     with contextlib.ExitStack() as parts:
         postgres = parts.enter_context(PostgresCluster(config.postgres))

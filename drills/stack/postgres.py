@@ -25,6 +25,7 @@ from psycopg import sql
 
 from ..errors import ComponentError, PortInUse
 from .binaries import PostgresBinaries, find_postgres
+from .leftovers import claim
 from .ports import LOOPBACK, pick_free_port, port_answers
 from .process import Component, ManagedProcess
 
@@ -108,6 +109,7 @@ class PostgresCluster(Component):
     def start(self) -> None:
         started = time.monotonic()
         self.dir = Path(tempfile.mkdtemp(prefix="drills-pg-"))
+        claim(self.dir)
         run_as = self._os_user()
         if run_as is not None:
             entry = pwd.getpwnam(run_as)

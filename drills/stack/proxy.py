@@ -27,6 +27,7 @@ from pathlib import Path
 from ..errors import ComponentError, PortInUse
 from .binaries import NginxBinary, find_nginx
 from .http import http_get
+from .leftovers import claim
 from .ports import LOOPBACK, pick_free_port, port_answers
 from .process import Component, ManagedProcess
 
@@ -85,6 +86,7 @@ class NginxProxy(Component):
     def start(self) -> None:
         started = time.monotonic()
         self.dir = Path(tempfile.mkdtemp(prefix="drills-nginx-"))
+        claim(self.dir)
         os.chmod(self.dir, 0o755)  # workers run as an unprivileged user when we are root
         self.port = pick_free_port()
         if port_answers(self.port):

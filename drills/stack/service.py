@@ -16,6 +16,7 @@ from typing import Any
 from ..app.settings import AppSettings
 from ..errors import PortInUse
 from .http import http_get
+from .leftovers import claim
 from .ports import LOOPBACK, pick_free_port, port_answers
 from .process import Component, ManagedProcess
 
@@ -40,6 +41,8 @@ class ServiceConfig:
     pool_max_waiting: int = 0
     #: The app's request budget; 0 disables it.
     request_budget_s: float = 0.0
+    #: A worker whose pool cannot fill in this time fails to boot (and Gunicorn exits).
+    pool_open_timeout_s: float = 10.0
     start_timeout_s: float = 60.0
 
 
@@ -73,6 +76,7 @@ class Service(Component):
     def start(self) -> None:
         started = time.monotonic()
         self.dir = Path(tempfile.mkdtemp(prefix="drills-svc-"))
+        claim(self.dir)
         (self.dir / "metrics").mkdir()
         self.state_dir.mkdir()
         self.port = pick_free_port()
@@ -87,6 +91,7 @@ class Service(Component):
             pool_timeout_s=c.pool_timeout_s,
             pool_max_waiting=c.pool_max_waiting,
             request_budget_s=c.request_budget_s,
+            pool_open_timeout_s=c.pool_open_timeout_s,
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "DRILLS_APP_"))}
         env.update(settings.to_env())

@@ -109,3 +109,55 @@ def test_a_signal_while_running_leaves_nothing(sig, pg_binaries, nginx_binary, n
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode != 0
+
+
+def test_a_killed_owner_leaves_nothing_after_the_next_sweep(pg_binaries, nginx_binary, no_leftovers,
+                                                            list_stack_processes) -> None:
+    """SIGKILL (a killed kernel) runs no cleanup: children die with their parent, and the next
+    run's sweep removes the temp dirs and says so."""
+    from drills.stack.leftovers import sweep
+
+    script = textwrap.dedent("""
+        import time
+        from drills.stack import local_stack, StackConfig, ServiceConfig
+        with local_stack(StackConfig(service=ServiceConfig(workers=1))) as stack:
+            print(stack.postgres.dir, stack.service.dir, stack.proxy.dir, flush=True)
+            time.sleep(120)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        dirs = proc.stdout.readline().split()
+        assert len(dirs) == 3
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while any(d in cmd for cmd in list_stack_processes().values() for d in dirs):
+        assert time.monotonic() < deadline, "stack processes outlived their SIGKILLed parent"
+        time.sleep(0.1)
+    removed = sweep()
+    assert all(any(line.startswith(d) for line in removed) for d in dirs), removed
+
+
+def test_service_that_cannot_reach_its_database_exits_early(no_leftovers) -> None:
+    """Gunicorn with workers whose pool cannot open: ExitedEarly with Gunicorn's log, not a hang."""
+    from drills.errors import ExitedEarly
+    from drills.stack.ports import pick_free_port
+    from drills.stack.service import Service
+
+    conninfo = f"host=127.0.0.1 port={pick_free_port()} dbname=x user=x connect_timeout=1"
+    with pytest.raises(ExitedEarly) as info:
+        with Service(ServiceConfig(workers=1, pool_open_timeout_s=1.0, start_timeout_s=45), conninfo):
+            pass
+    assert "gunicorn" in str(info.value)
+    assert "Worker failed to boot" in info.value.log_tail or "PoolTimeout" in info.value.log_tail
+
+
+def test_nginx_with_a_bad_directive_exits_early(pg_binaries, nginx_binary, no_leftovers) -> None:
+    from drills.errors import ExitedEarly
+    from drills.stack.proxy import NginxProxy
+
+    with pytest.raises(ExitedEarly) as info:
+        with NginxProxy(ProxyConfig(next_upstream="sometimes"), upstream_port=9):
+            pass
+    assert "proxy_next_upstream" in info.value.log_tail or "sometimes" in info.value.log_tail

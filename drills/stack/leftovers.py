@@ -1,0 +1,94 @@
+"""Leftovers of runs that could not clean up (a SIGKILLed kernel): found, ended and reported.
+
+Every temp dir of the stack is claimed with an owner file naming the Python process that made it
+(pid and its kernel start time, so a reused pid does not pass as the owner). ``sweep()`` — run before
+each stack starts and by ``drills clean`` — ends any process still working in a dir whose owner is
+gone, removes the dir, and says what it removed. Processes themselves die with their parent
+(``PR_SET_PDEATHSIG``), so usually only the dirs are left.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+PREFIXES = ("drills-pg-", "drills-svc-", "drills-nginx-")
+OWNER_FILE = ".drills-owner"
+#: A dir without an owner file younger than this may still be being set up by a live run.
+UNCLAIMED_GRACE_S = 3600.0
+
+
+def claim(directory: Path) -> None:
+    """Mark ``directory`` as belonging to this process."""
+    (directory / OWNER_FILE).write_text(f"{os.getpid()} {_start_ticks(os.getpid())}\n")
+
+
+def sweep(temp_root: Path | None = None) -> list[str]:
+    """End and remove what dead runs left behind; return one line per thing removed."""
+    root = temp_root or Path(tempfile.gettempdir())
+    removed: list[str] = []
+    for directory in sorted(root.iterdir() if root.is_dir() else []):
+        if not directory.name.startswith(PREFIXES) or not directory.is_dir():
+            continue
+        if _owner_alive(directory):
+            continue
+        ended = _end_processes_in(directory)
+        shutil.rmtree(directory, ignore_errors=True)
+        if not directory.exists():
+            removed.append(f"{directory}" + (f" (ended pids {', '.join(map(str, ended))})" if ended else ""))
+    return removed
+
+
+def _owner_alive(directory: Path) -> bool:
+    try:
+        pid_text, ticks = (directory / OWNER_FILE).read_text().split()
+    except FileNotFoundError:
+        try:
+            return time.time() - directory.stat().st_mtime < UNCLAIMED_GRACE_S
+        except OSError:
+            return True
+    except (OSError, ValueError):
+        return True  # unreadable (another user's): not ours to judge
+    pid = int(pid_text)
+    return _start_ticks(pid) == ticks
+
+
+def _end_processes_in(directory: Path) -> list[int]:
+    """SIGKILL processes whose command line names ``directory`` or whose cwd is inside it."""
+    target = str(directory)
+    ended: list[int] = []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if target in cmdline or cwd == target or cwd.startswith(target + "/"):
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+                ended.append(int(entry.name))
+            except (ProcessLookupError, PermissionError):
+                pass
+    return ended
+
+
+def _start_ticks(pid: int) -> str:
+    """The process's start time in clock ticks since boot ("" if there is no such process)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return ""
+        except PermissionError:
+            return "unknown"
+        return "unknown"  # no /proc (macOS): a live pid is taken as the owner
+    # Field 22, counted after the parenthesised command name (which may hold spaces).
+    return stat.rsplit(")", 1)[1].split()[19]
