@@ -98,8 +98,9 @@ class Hypothesis:
 
     def judge(self, observed: float | None, samples: int, detail: str = "") -> Finding:
         """Judge ``observed`` (measured over ``samples`` samples) against the bound."""
-        if samples < self.min_samples or observed is None or not math.isfinite(observed):
-            why = f"{samples} sample(s), need at least {self.min_samples}"
+        need = max(1, self.min_samples)  # zero samples never hold, whatever min_samples says
+        if samples < need or observed is None or not math.isfinite(observed):
+            why = f"{samples} sample(s), need at least {need}"
             if observed is None or (isinstance(observed, float) and not math.isfinite(observed)):
                 why += "; no measurement"
             return Finding.of(self, None if observed is None or not math.isfinite(observed) else observed,
@@ -188,9 +189,10 @@ class Findings:
 
     def to_json(self) -> str:
         """JSON with any password that slipped into a value replaced by ``***``."""
-        from .redact import redact
+        from .redact import redact_value
 
-        return redact(json.dumps(dataclasses.asdict(self), indent=2, sort_keys=False, default=_json_default)) + "\n"
+        plain = json.loads(json.dumps(dataclasses.asdict(self), default=_json_default))
+        return json.dumps(redact_value(plain), indent=2, sort_keys=False) + "\n"
 
     def save(self, run_dir: Path) -> Path:
         path = Path(run_dir) / FINDINGS_FILE
@@ -204,8 +206,12 @@ class Findings:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ExportError(f"{path}: no findings here; the run did not finish (run the drill again)") from None
-        except json.JSONDecodeError as exc:
+        except NotADirectoryError:
+            raise ExportError(f"{run_dir}: not a run folder (give the folder that holds {FINDINGS_FILE})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ExportError(f"{path}: not valid JSON ({exc}); the run was cut off (run the drill again)") from None
+        except OSError as exc:
+            raise ExportError(f"{path}: cannot be read ({exc.strerror})") from None
         if not isinstance(raw, dict) or raw.get("schema_version") != SCHEMA_VERSION:
             raise ExportError(
                 f"{path}: findings schema {raw.get('schema_version') if isinstance(raw, dict) else '?'} "
@@ -270,6 +276,8 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def _num(value: float) -> str:
+    if not math.isfinite(value):
+        return str(value)
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
     return f"{value:.3g}" if abs(value) < 1 else f"{value:.4g}"

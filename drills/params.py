@@ -35,10 +35,13 @@ class DrillParams:
     notebook_only: ClassVar[frozenset[str]] = frozenset({"out_dir"})
 
     def __post_init__(self) -> None:
+        types_ = self.field_types()
         for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
+            # Direct construction gets the same conversion and errors as from_mapping.
+            value = _convert(field.name, getattr(self, field.name), types_[field.name])
             if isinstance(value, float) and not math.isfinite(value):
                 raise ParameterError(field.name, value, "must be a finite number")
+            object.__setattr__(self, field.name, value)
         self.check()
 
     def check(self) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 _PATTERNS = (
     # libpq key=value conninfo: password=secret or password='se cret'
@@ -12,8 +14,28 @@ _PATTERNS = (
 )
 
 
+_SECRET_KEYS = re.compile(r"password|passwd|secret|token", re.IGNORECASE)
+
+
 def redact(text: str) -> str:
     """``text`` with passwords in DSNs and URLs replaced by ``***``."""
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def redact_value(value: Any) -> Any:
+    """A copy of a JSON-like value with secrets masked, value by value.
+
+    Strings are redacted one at a time, so a pattern can never reach across values; a string
+    stored under a key that names a secret (``password``, ``token`` …) is masked whole.
+    """
+    if isinstance(value, Mapping):
+        return {key: "***" if isinstance(key, str) and _SECRET_KEYS.search(key) and isinstance(inner, str)
+                and inner else redact_value(inner)
+                for key, inner in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_value(inner) for inner in value]
+    if isinstance(value, str):
+        return redact(value)
+    return value

@@ -34,6 +34,7 @@ from typing import Any
 
 from .. import provenance
 from ..findings import AtLeast, AtMost, Chart, Finding, Findings, Hypothesis
+from ..errors import ParameterError
 from ..params import DrillParams, require_between, require_choices, require_less, require_positive
 from ..paths import project_root
 from ..stack import LocalStack, PostgresConfig, ProxyConfig, ServiceConfig, StackConfig, local_stack
@@ -113,10 +114,13 @@ class Params(DrillParams):
         require_between("max_connections", self.max_connections, 5, 10_000)
         # Every worker's pool at max size, plus the drill's admin and sampler connections, must fit
         # below the slots PostgreSQL keeps for superusers (3 by default).
-        needed = self.workers * self.pool_max_size + 2
-        if needed > self.max_connections - 3:
-            require_less("workers × pool_max_size + 2", needed, "max_connections - 3", self.max_connections - 2,
-                         "every pool at max size must fit in the server's non-superuser slots")
+        needed, open_slots = self.workers * self.pool_max_size + 2, self.max_connections - 3
+        if needed > open_slots:
+            raise ParameterError(
+                "pool_max_size", self.pool_max_size,
+                f"workers ({self.workers}) × pool_max_size + 2 drill connections = {needed} exceeds the "
+                f"{open_slots} non-superuser slots of max_connections={self.max_connections}; use "
+                f"pool_max_size ≤ {max(0, (open_slots - 2) // self.workers)} or raise max_connections")
         require_choices("configurations", self.selected_configurations(), CONFIGURATIONS)
         require_between("repeats", self.repeats, 1, 20)
         # Connections land on workers unevenly: one worker may get every concurrent request, so
@@ -175,7 +179,7 @@ class Ladder:
         points = [edges[0] / 2]
         points += [(low + high) / 2 for low, high in zip(edges, edges[1:])]
         points.append(edges[-1] + min(1.0, edges[-1] / 4))
-        return [round(p, 3) for p in points]
+        return [round(p, 6) for p in points]
 
 
 def ladders(params: Params) -> dict[str, Ladder]:
@@ -370,6 +374,17 @@ def on_time(hypothesis: Hypothesis, observations: list[Observation], layer: str,
     return hypothesis.judge(_share(good, len(expected)), len(expected), detail)
 
 
+def innermost_layer(o: Observation, ladder: Ladder) -> str:
+    """The layer that should cut ``o`` if the ladder is in order: the predicted one, except that
+    a proxy or client cut of work that already crossed an inner rung means the ladder failed."""
+    if o.expected in ("proxy-504", "client-timeout"):
+        if o.db_s > ladder.statement_timeout_s:
+            return "database"
+        if o.app_s + o.db_s > ladder.request_budget_s:
+            return "app"
+    return o.expected
+
+
 def judge(params: Params, observations: list[Observation], evidence: dict[str, Any]) -> list[Finding]:
     by_config: dict[str, list[Observation]] = {c: [o for o in observations if o.configuration == c]
                                                for c in CONFIGURATIONS}
@@ -389,8 +404,9 @@ def judge(params: Params, observations: list[Observation], evidence: dict[str, A
         "budget.", AtLeast(100, "%"), recommended=True), rec, "app", params))
 
     crossed = [o for o in rec if o.expected != "ok"]
-    first = sum(o.outcome == o.expected for o in crossed)
-    misses = Counter(f"{o.expected}→{o.outcome}" for o in crossed if o.outcome != o.expected)
+    innermost = {id(o): innermost_layer(o, ladders(params)["recommended"]) for o in crossed}
+    first = sum(o.outcome == innermost[id(o)] for o in crossed)
+    misses = Counter(f"{innermost[id(o)]}→{o.outcome}" for o in crossed if o.outcome != innermost[id(o)])
     findings.append(Hypothesis(
         "recommended.innermost-first",
         "Every request that crossed a rung was cut by the innermost layer it crossed.",

@@ -20,7 +20,7 @@ VERSION_ORDER = ("python", "postgresql", "nginx", "gunicorn", "uvicorn", "uvicor
 def markdown_table(rows: Sequence[Sequence[str]]) -> str:
     """A GitHub-flavoured Markdown table; the first row is the header."""
     def cell(value: object) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
+        return str(value).replace("|", "\\|").replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
 
     header, *body = rows
     lines = ["| " + " | ".join(cell(c) for c in header) + " |", "|" + "---|" * len(header)]

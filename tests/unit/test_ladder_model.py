@@ -1,0 +1,311 @@
+"""The timeout-ladder's model and judging, without any server (drills.catalog.timeout_ladder).
+
+Ladder.expect predicts which rung answers and when; delays() probes every band between rungs;
+classify() names the layer from what the client saw; judge() turns observations into verdicts.
+The judge tests feed synthetic observations: matching the predictions gives held, a wrong layer, a
+late answer or a lingering query gives failed, and no observations gives inconclusive. This is
+the proof that the verdicts depend on the measurements and not on the code path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from drills.catalog.timeout_ladder import (
+    PLACEMENTS,
+    Ladder,
+    Observation,
+    Params,
+    classify,
+    judge,
+    ladders,
+    on_time,
+)
+from drills.findings import AtLeast, Findings, Hypothesis, Verdict
+from drills.stack.http import HttpResult
+
+RECOMMENDED = Ladder("recommended", 1.0, 1.5, 2.5, 4.0)
+INVERTED = Ladder("inverted", 2.0, 3.0, 1.0, 4.0)
+OUTCOMES = {"ok", "database", "app", "proxy-504", "client-timeout"}
+ALL_KEYS = {
+    "recommended.statement-timeout-on-time", "recommended.budget-on-time", "recommended.innermost-first",
+    "recommended.no-proxy-errors", "recommended.no-orphan-queries", "inverted.proxy-504",
+    "inverted.orphan-queries", "heartbeat.slow-await-survives", "heartbeat.blocked-loop-killed",
+}
+
+
+# -- Ladder.expect -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("ladder", "app_s", "db_s", "expected"), [
+    (RECOMMENDED, 0.0, 2.0, ("database", 1.0)),     # the query crosses statement_timeout first
+    (RECOMMENDED, 2.0, 0.0, ("app", 1.5)),          # the handler crosses its budget
+    (RECOMMENDED, 1.0, 1.0, ("app", 1.5)),          # split: the budget ends before the query's 1 s
+    (RECOMMENDED, 0.0, 0.5, ("ok", 0.5)),           # below every rung
+    (RECOMMENDED, 0.25, 0.75, ("ok", 1.0)),         # exactly at statement_timeout is not past it
+    (RECOMMENDED, 0.2, 1.1, ("database", 1.2)),     # database cuts at app_s + statement_timeout
+    (INVERTED, 0.0, 2.5, ("proxy-504", 1.0)),       # the proxy gives up before PostgreSQL does
+    (INVERTED, 0.0, 0.5, ("ok", 0.5)),
+    (INVERTED, 5.0, 0.0, ("proxy-504", 1.0)),
+    (Ladder("client-first", 5.0, 5.0, 5.0, 2.0), 3.0, 0.0, ("client-timeout", 2.0)),
+])
+def test_expect_predicts_the_innermost_rung(ladder: Ladder, app_s: float, db_s: float, expected) -> None:
+    assert ladder.expect(app_s, db_s) == expected
+
+
+def test_rungs_are_sorted_inside_out() -> None:
+    assert [layer for layer, _ in INVERTED.rungs()] == ["proxy", "database", "app", "client"]
+    assert RECOMMENDED.rungs() == [("database", 1.0), ("app", 1.5), ("proxy", 2.5), ("client", 4.0)]
+
+
+timeouts = st.integers(1, 5000).map(lambda ms: ms / 100)  # 10 ms .. 50 s
+work = st.integers(0, 6000).map(lambda ms: ms / 100)
+
+
+@given(ladder=st.builds(Ladder, st.just("any"), timeouts, timeouts, timeouts, timeouts), app_s=work, db_s=work)
+def test_property_expect_is_bounded_by_every_rung(ladder: Ladder, app_s: float, db_s: float) -> None:
+    """The answer never comes later than the work, the budget, the proxy or the client allow."""
+    outcome, at_s = ladder.expect(app_s, db_s)
+    assert outcome in OUTCOMES
+    assert at_s <= app_s + db_s
+    assert at_s <= min(ladder.request_budget_s, ladder.proxy_read_timeout_s, ladder.client_timeout_s)
+    if outcome == "ok":
+        assert at_s == app_s + db_s and db_s <= ladder.statement_timeout_s
+    if outcome == "database":
+        assert db_s > ladder.statement_timeout_s and at_s == app_s + ladder.statement_timeout_s
+    if app_s + db_s < min(t for _, t in ladder.rungs()):
+        assert (outcome, at_s) == ("ok", app_s + db_s)
+
+
+# -- Ladder.delays -----------------------------------------------------------------------------------
+
+
+def assert_one_delay_per_band(ladder: Ladder) -> None:
+    edges = sorted({t for _, t in ladder.rungs()})
+    delays = ladder.delays()
+    assert not set(delays) & set(edges), f"a delay sits on a rung: {delays} vs {edges}"
+    bands = list(zip([0.0, *edges], [*edges, math.inf]))
+    per_band = [sum(low < d < high for d in delays) for low, high in bands]
+    assert per_band == [1] * len(bands), (delays, edges)
+    assert len(delays) == len(bands)
+
+
+@pytest.mark.parametrize("ladder", [RECOMMENDED, INVERTED], ids=["recommended", "inverted"])
+def test_delays_probe_every_band_and_beyond(ladder: Ladder) -> None:
+    assert_one_delay_per_band(ladder)
+    assert ladder.delays()[-1] > ladder.client_timeout_s
+
+
+def test_recommended_delays_exactly() -> None:
+    assert RECOMMENDED.delays() == [0.5, 1.25, 2.0, 3.25, 5.0]
+
+
+@given(st.lists(st.integers(1, 6000), min_size=4, max_size=4, unique=True))
+def test_property_delays_one_per_band(centis: list[int]) -> None:
+    """For any ladder with distinct rungs on a 10 ms grid: one probe per band, none on a rung."""
+    assert_one_delay_per_band(Ladder("any", *(c / 100 for c in centis)))
+
+
+def test_equal_rungs_make_one_edge() -> None:
+    assert_one_delay_per_band(Ladder("flat", 1.0, 1.0, 2.0, 2.0))
+    assert Ladder("flat", 1.0, 1.0, 2.0, 2.0).delays() == [0.5, 1.5, 2.5]
+
+
+def test_close_rungs_still_get_a_probe_between_them() -> None:
+    assert_one_delay_per_band(Ladder("close", 1.0, 1.001, 2.0, 3.0))
+
+
+# -- classify ---------------------------------------------------------------------------------------
+
+
+NGINX_504 = (b"<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n"
+             b"<center><h1>504 Gateway Time-out</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+
+
+@pytest.mark.parametrize(("result", "layer"), [
+    (HttpResult(200, b'{"ok": true}', 0.1), "ok"),
+    (HttpResult(200, b'{"layer": "database"}', 0.1), "ok"),  # a 200 is ok whatever the body says
+    (HttpResult(504, json.dumps({"layer": "database", "sqlstate": "57014"}).encode(), 1.0), "database"),
+    (HttpResult(504, b'{"layer": "app", "detail": "budget"}', 1.5), "app"),
+    (HttpResult(503, b'{"layer": "pool"}', 0.5), "pool"),
+    (HttpResult(504, NGINX_504, 2.5, server="nginx"), "proxy-504"),
+    (HttpResult(502, b"<html>502 Bad Gateway</html>", 2.0), "proxy-502"),
+    (HttpResult(504, b'{"detail": "no layer"}', 2.5), "proxy-504"),
+    (HttpResult(504, b'["layer"]', 2.5), "proxy-504"),
+    (HttpResult(504, b"null", 2.5), "proxy-504"),
+    (HttpResult(504, b'{"layer": 7}', 2.5), "proxy-504"),
+    (HttpResult(502, b"\xff\xfe not utf-8", 2.0), "proxy-502"),
+    (HttpResult(500, b"Internal Server Error", 0.1), "http-500"),
+    (HttpResult(None, b"", 4.0, failure="timeout"), "client-timeout"),
+    (HttpResult(None, b"", 0.0, failure="refused"), "connection-refused"),
+    (HttpResult(None, b"", 0.3, failure="reset"), "connection-reset"),
+])
+def test_classify_names_the_layer(result: HttpResult, layer: str) -> None:
+    assert classify(result) == layer
+
+
+# -- judge on synthetic observations -------------------------------------------------------------------
+
+
+STATUS = {"ok": 200, "database": 504, "app": 504, "proxy-504": 504, "proxy-502": 502, "client-timeout": None}
+
+
+def perfect_run(params: Params) -> tuple[list[Observation], dict]:
+    """Observations of a stack that does exactly what the model predicts, plus matching log evidence."""
+    observations: list[Observation] = []
+    n = 0
+    for name, ladder in ladders(params).items():
+        for delay in ladder.delays():
+            for placement in PLACEMENTS:
+                app_s = {"db": 0.0, "app": delay, "split": delay / 2}[placement]
+                db_s = round(delay - app_s, 4)
+                expected, at_s = ladder.expect(app_s, db_s)
+                for _ in range(params.repeats):
+                    n += 1
+                    o = Observation(name, placement, delay, app_s, db_s, f"tag{n}", expected, at_s,
+                                    outcome=expected, status=STATUS[expected], latency_s=at_s, answered_at=100.0 + at_s)
+                    if db_s > 0 and at_s > app_s:  # the query started; did it outlive the answer?
+                        ran_until = app_s + min(db_s, ladder.statement_timeout_s, ladder.request_budget_s - app_s)
+                        o.query_outlived_s = max(0.0, ran_until - at_s)
+                    o.handler_outlived_s = 0.0 if name == "recommended" else None
+                    observations.append(o)
+    observations.append(Observation(
+        "heartbeat", "await", params.heartbeat_await_s, 0.0, params.heartbeat_await_s, "hb1", "ok",
+        params.heartbeat_await_s, outcome="ok", status=200, latency_s=params.heartbeat_await_s + 0.01))
+    observations.append(Observation(
+        "heartbeat", "block", params.heartbeat_block_s, params.heartbeat_block_s, 0.0, "", "proxy-502",
+        float(params.gunicorn_timeout_s), outcome="proxy-502", status=502, latency_s=params.gunicorn_timeout_s + 0.4))
+    evidence = {"inverted": {"upstream_timeouts": 6}, "heartbeat": {"worker_timeouts": 1}}
+    return observations, evidence
+
+
+def verdicts(findings: Iterable) -> dict[str, Verdict]:
+    return {f.key: f.verdict for f in findings}
+
+
+def first(observations: list[Observation], **match) -> Observation:
+    return next(o for o in observations if all(getattr(o, k) == v for k, v in match.items()))
+
+
+PARAMS = Params()
+
+
+def test_the_model_run_covers_every_prediction() -> None:
+    """The synthetic run exercises each rung (so the HELD below are not vacuous)."""
+    observations, _ = perfect_run(PARAMS)
+    expected = {(o.configuration, o.expected) for o in observations}
+    assert {("recommended", "database"), ("recommended", "app"), ("recommended", "ok"),
+            ("inverted", "proxy-504")} <= expected
+
+
+def test_observations_matching_predictions_hold() -> None:
+    observations, evidence = perfect_run(PARAMS)
+    findings = judge(PARAMS, observations, evidence)
+    assert verdicts(findings) == dict.fromkeys(ALL_KEYS, Verdict.HELD), [(f.key, f.detail) for f in findings]
+    assert all(f.samples > 0 for f in findings)
+
+
+def test_wrong_layer_fails_the_recommended_hypotheses() -> None:
+    """A request predicted to be cut by PostgreSQL but answered by nginx's 504 fails the run."""
+    observations, evidence = perfect_run(PARAMS)
+    o = first(observations, configuration="recommended", expected="database")
+    o.outcome, o.status, o.latency_s = "proxy-504", 504, PARAMS.proxy_read_timeout_s
+    result = verdicts(judge(PARAMS, observations, evidence))
+    assert result["recommended.statement-timeout-on-time"] is Verdict.FAILED
+    assert result["recommended.innermost-first"] is Verdict.FAILED
+    assert result["recommended.no-proxy-errors"] is Verdict.FAILED
+    assert result["recommended.budget-on-time"] is Verdict.HELD  # only the database rung was wrong
+    assert result["inverted.proxy-504"] is Verdict.HELD
+
+
+def test_right_layer_but_late_fails_on_time_only() -> None:
+    """Cut by the right layer 200 ms after its timeout: not on time, though still innermost-first."""
+    observations, evidence = perfect_run(PARAMS)
+    o = first(observations, configuration="recommended", expected="app")
+    o.latency_s += 0.2
+    result = verdicts(judge(PARAMS, observations, evidence))
+    assert result["recommended.budget-on-time"] is Verdict.FAILED
+    assert result["recommended.innermost-first"] is Verdict.HELD
+
+
+def test_lateness_within_tolerance_still_holds() -> None:
+    """40 ms late is within the 50 ms tolerance."""
+    observations, evidence = perfect_run(PARAMS)
+    for o in observations:
+        if o.configuration == "recommended" and o.expected == "app":
+            o.latency_s += 0.04
+    assert verdicts(judge(PARAMS, observations, evidence))["recommended.budget-on-time"] is Verdict.HELD
+
+
+def test_a_lingering_query_fails_no_orphan_queries() -> None:
+    observations, evidence = perfect_run(PARAMS)
+    first(observations, configuration="recommended", expected="database").query_outlived_s = 0.5
+    assert verdicts(judge(PARAMS, observations, evidence))["recommended.no-orphan-queries"] is Verdict.FAILED
+
+
+def test_inverted_queries_that_stop_with_the_504_fail_the_orphan_hypothesis() -> None:
+    """If nginx's 504 did stop the query, the anti-pattern was not observed."""
+    observations, evidence = perfect_run(PARAMS)
+    for o in observations:
+        if o.configuration == "inverted" and o.placement == "db" and o.outcome == "proxy-504":
+            o.query_outlived_s = 0.0
+    assert verdicts(judge(PARAMS, observations, evidence))["inverted.orphan-queries"] is Verdict.FAILED
+
+
+def test_no_worker_timeout_in_the_log_fails_the_heartbeat_kill() -> None:
+    observations, evidence = perfect_run(PARAMS)
+    evidence["heartbeat"]["worker_timeouts"] = 0
+    assert verdicts(judge(PARAMS, observations, evidence))["heartbeat.blocked-loop-killed"] is Verdict.FAILED
+
+
+def test_a_configuration_without_observations_is_inconclusive() -> None:
+    """Leave out the recommended run: its hypotheses are inconclusive (never held), the run fails."""
+    observations, evidence = perfect_run(PARAMS)
+    others = [o for o in observations if o.configuration != "recommended"]
+    findings = judge(PARAMS, others, evidence)
+    result = verdicts(findings)
+    assert {k: v for k, v in result.items() if k.startswith("recommended.")} == {
+        k: Verdict.INCONCLUSIVE for k in ALL_KEYS if k.startswith("recommended.")}
+    assert result["inverted.proxy-504"] is Verdict.HELD
+    run = Findings("timeout-ladder", "p.md", "r", "s", "f", {}, {}, {}, findings)
+    assert run.passed is False
+
+
+def test_no_observations_at_all_is_inconclusive_everywhere() -> None:
+    assert verdicts(judge(PARAMS, [], {})) == dict.fromkeys(ALL_KEYS, Verdict.INCONCLUSIVE)
+
+
+def test_on_time_reports_its_numbers() -> None:
+    """on_time's detail carries the counts, the tolerance and the other layers that answered."""
+    observations, _ = perfect_run(PARAMS)
+    rec = [o for o in observations if o.configuration == "recommended"]
+    wrong = first(rec, expected="database")
+    wrong.outcome = "proxy-504"
+    total = sum(o.expected == "database" for o in rec)
+    f = on_time(Hypothesis("recommended.x", "claim", AtLeast(100, "%"), True), rec, "database", PARAMS)
+    assert f.verdict is Verdict.FAILED and f.samples == total
+    assert f.observed == pytest.approx(100.0 * (total - 1) / total)
+    assert f"{total - 1}/{total} answered by database within ±50 ms" in f.detail
+    assert "answered by another layer: {'proxy-504': 1}" in f.detail
+
+
+def test_a_misordered_recommended_ladder_fails_even_when_every_layer_keeps_its_time() -> None:
+    """statement_timeout and the budget above the proxy's read timeout: every layer honours its own timeout (the
+    model's prediction comes true), yet the proxy answers work that crossed statement_timeout —
+    innermost-first and no-proxy-errors must fail, and the run with them."""
+    params = Params(statement_timeout_s=3.0, request_budget_s=3.5)
+    observations, evidence = perfect_run(params)
+    assert any(o.configuration == "recommended" and o.outcome == "proxy-504" for o in observations)
+    findings = judge(params, observations, evidence)
+    got = verdicts(findings)
+    assert got["recommended.innermost-first"] is Verdict.FAILED
+    assert got["recommended.no-proxy-errors"] is Verdict.FAILED
+    result = Findings(drill="timeout-ladder", paper="p.md", run_id="r", started_at="s", finished_at="f",
+                      parameters={}, provenance={}, settings={}, findings=findings)
+    assert not result.passed
