@@ -18,7 +18,7 @@ import click
 
 from . import catalog
 from .errors import DrillsError, ParameterError
-from .export import export_run, latest_run
+from .export import Exported, export_run, latest_run
 from .findings import Verdict
 from .paths import papers_dir, runs_dir
 from .runner import RunResult, run_notebook
@@ -169,9 +169,8 @@ def _export(drills: Sequence[ModuleType]) -> None:
         _report(export_run(papers_dir() / drill.PAPER, latest_run(drill.NAME, runs_dir())))
 
 
-def _report(exported: object) -> None:
-    paper, run_dir, changed = exported.paper, exported.run_dir, exported.changed  # type: ignore[attr-defined]
-    click.echo(f"exported {run_dir.name} → {paper}" + ("" if changed else " (unchanged)"))
+def _report(exported: Exported) -> None:
+    click.echo(f"exported {exported.run_dir.name} → {exported.paper}" + ("" if exported.changed else " (unchanged)"))
 
 
 def _summary(results: Sequence[RunResult], errors: Sequence[tuple[str, DrillsError]] = ()) -> None:

@@ -5,34 +5,46 @@ from __future__ import annotations
 
 import os
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
 
 from drills.errors import MissingBinary
+from drills.stack.leftovers import PREFIXES, RUN_TAG_VARIABLE, owner_tag
 
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-STACK_MARKERS = ("drills-pg-", "drills-svc-", "drills-nginx-", "drills.app.main")
+STACK_MARKERS = ("drills-pg-", "drills-svc-", "drills-nginx-", "drills.app.main", "nginx", "postgres")
+
+
+# Every process and temp dir this test session's stacks make carries this tag (the stack passes
+# DRILLS_RUN_TAG on to children and records it in each temp dir), so the leak checks below see only
+# this session's leftovers, even while another run shares the machine.
+RUN_TAG = f"pytest-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+os.environ[RUN_TAG_VARIABLE] = RUN_TAG
 
 
 def stack_processes() -> dict[int, str]:
-    """pid -> command line of every process on this machine that belongs to a drills stack."""
+    """pid -> command line of every process of this session's stacks still running."""
     found: dict[int, str] = {}
+    needle = f"{RUN_TAG_VARIABLE}={RUN_TAG}".encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
+            environ = (entry / "environ").read_bytes()
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
         except OSError:
             continue
-        if any(marker in cmdline for marker in STACK_MARKERS):
+        if needle in environ.split(b"\0") and any(marker in cmdline for marker in STACK_MARKERS):
             found[int(entry.name)] = cmdline.strip()
     return found
 
 
 def stack_temp_dirs() -> set[str]:
+    """Names of this session's stack temp dirs that still exist."""
     tmp = Path(tempfile.gettempdir())
-    return {p.name for p in tmp.iterdir() if p.name.startswith(("drills-pg-", "drills-svc-", "drills-nginx-"))}
+    return {p.name for p in tmp.iterdir() if p.name.startswith(PREFIXES) and owner_tag(p) == RUN_TAG}
 
 
 def require(finder):

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import provenance
-from ..findings import AtLeast, AtMost, Chart, Finding, Findings, Hypothesis
+from ..findings import AtLeast, AtMost, Finding, Findings, Hypothesis
 from ..errors import ParameterError
 from ..params import DrillParams, require_between, require_choices, require_less, require_positive
 from ..paths import project_root

@@ -22,9 +22,24 @@ OWNER_FILE = ".drills-owner"
 UNCLAIMED_GRACE_S = 3600.0
 
 
+#: An optional tag a caller puts in the environment (a scheduler's job id, a test session); every
+#: process the stack starts inherits it and every temp dir records it, so leftovers can be traced.
+RUN_TAG_VARIABLE = "DRILLS_RUN_TAG"
+
+
 def claim(directory: Path) -> None:
-    """Mark ``directory`` as belonging to this process."""
-    (directory / OWNER_FILE).write_text(f"{os.getpid()} {_start_ticks(os.getpid())}\n")
+    """Mark ``directory`` as belonging to this process (and to the run tag, if one is set)."""
+    tag = os.environ.get(RUN_TAG_VARIABLE, "")
+    (directory / OWNER_FILE).write_text(f"{os.getpid()} {_start_ticks(os.getpid())} {tag}".rstrip() + "\n")
+
+
+def owner_tag(directory: Path) -> str:
+    """The run tag recorded when ``directory`` was claimed ("" if none)."""
+    try:
+        fields = (directory / OWNER_FILE).read_text().split()
+    except OSError:
+        return ""
+    return fields[2] if len(fields) > 2 else ""
 
 
 def sweep(temp_root: Path | None = None) -> list[str]:
@@ -45,7 +60,7 @@ def sweep(temp_root: Path | None = None) -> list[str]:
 
 def _owner_alive(directory: Path) -> bool:
     try:
-        pid_text, ticks = (directory / OWNER_FILE).read_text().split()
+        pid_text, ticks = (directory / OWNER_FILE).read_text().split()[:2]
     except FileNotFoundError:
         try:
             return time.time() - directory.stat().st_mtime < UNCLAIMED_GRACE_S

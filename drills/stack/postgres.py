@@ -11,10 +11,8 @@ from __future__ import annotations
 import os
 import pwd
 import secrets
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,10 +21,9 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from ..errors import ComponentError, PortInUse
+from ..errors import ComponentError
 from .binaries import PostgresBinaries, find_postgres
-from .leftovers import claim
-from .ports import LOOPBACK, pick_free_port, port_answers
+from .ports import LOOPBACK
 from .process import Component, ManagedProcess
 
 SUPERUSER = "postgres"
@@ -60,14 +57,13 @@ class PostgresCluster(Component):
 
     name = "postgres"
 
+    dir_prefix = "drills-pg-"
+
     def __init__(self, config: PostgresConfig, *, binaries: PostgresBinaries | None = None) -> None:
+        super().__init__()
         self.config = config
         self.binaries = binaries or find_postgres()
-        self.port = 0
-        self.dir: Path | None = None
-        self._process: ManagedProcess | None = None
         self._password = secrets.token_urlsafe(18)
-        self.ready_s: float | None = None
 
     # -- paths and connection strings ---------------------------------------------------------
 
@@ -107,21 +103,17 @@ class PostgresCluster(Component):
     # -- life cycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        started = time.monotonic()
-        self.dir = Path(tempfile.mkdtemp(prefix="drills-pg-"))
-        claim(self.dir)
+        workdir = self._make_dir()
         run_as = self._os_user()
         if run_as is not None:
             entry = pwd.getpwnam(run_as)
-            os.chown(self.dir, entry.pw_uid, entry.pw_gid)
+            os.chown(workdir, entry.pw_uid, entry.pw_gid)
         self._initdb(run_as)
-        self.port = pick_free_port()
-        if port_answers(self.port):
-            raise PortInUse(self.name, self.port)
+        self._take_port()
         argv = [str(self.binaries.postgres), "-D", str(self.data_dir)]
         for name, value in self._server_settings().items():
             argv += ["-c", f"{name}={value}"]
-        self._process = ManagedProcess(
+        process = ManagedProcess(
             self.name,
             argv,
             log_path=self.log_path,
@@ -130,22 +122,9 @@ class PostgresCluster(Component):
             stop_signal=signal.SIGINT,  # "fast" shutdown: roll back and disconnect sessions
             death_signal=signal.SIGQUIT,  # "immediate": nobody is left to wait for it
         )
-        self._process.start()
-        self._process.wait_ready(self._answers_query, self.config.start_timeout_s)
+        self._launch(process, self._answers_query, self.config.start_timeout_s)
         self._create_app_role()
-        self.ready_s = time.monotonic() - started
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
-        if self.dir is not None:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
+        self.ready_s = time.monotonic() - self._started_at
 
     # -- read-back -----------------------------------------------------------------------------
 

@@ -21,9 +21,11 @@ import atexit
 import ctypes
 import os
 import pwd
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -189,15 +191,68 @@ class ManagedProcess:
 
 
 class Component:
-    """Base of the stack's parts: ``with Part(...) as part:`` is started and ready, then gone."""
+    """Base of the stack's parts: ``with Part(...) as part:`` is started and ready, then gone.
+
+    A part owns at most one temp dir (claimed, so a later sweep can tell a dead run's from a live
+    one's), one loopback port and one process; ``stop()`` ends the process and removes the dir.
+    Subclasses implement ``start()`` with the helpers below.
+    """
 
     name = "component"
+    #: Prefix of the part's temp dir; ``leftovers.PREFIXES`` lists them all.
+    dir_prefix = "drills-"
+
+    def __init__(self) -> None:
+        self.dir: Path | None = None
+        self.port = 0
+        #: Seconds from the start of ``start()`` until the part passed its readiness check.
+        self.ready_s: float | None = None
+        self._process: ManagedProcess | None = None
+        self._started_at = 0.0
 
     def start(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def stop(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def stop(self) -> None:
+        """End the process, then remove the temp dir; safe to call twice or before start."""
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    # -- helpers for start() ---------------------------------------------------------------------
+
+    def _make_dir(self) -> Path:
+        """A fresh temp dir for this part, claimed by this process."""
+        from .leftovers import claim
+
+        self._started_at = time.monotonic()
+        self.dir = Path(tempfile.mkdtemp(prefix=self.dir_prefix))
+        claim(self.dir)
+        return self.dir
+
+    def _take_port(self) -> int:
+        """A free loopback port; refuses one where something already answers."""
+        from ..errors import PortInUse
+        from .ports import pick_free_port, port_answers
+
+        self.port = pick_free_port()
+        if port_answers(self.port):
+            raise PortInUse(self.name, self.port)
+        return self.port
+
+    def _launch(self, process: ManagedProcess, is_ready: Callable[[], bool], timeout_s: float) -> None:
+        """Start ``process`` and wait until ``is_ready`` (a real request, not an open port)."""
+        self._process = process
+        process.start()
+        process.wait_ready(is_ready, timeout_s)
+        self.ready_s = time.monotonic() - self._started_at
 
     def __enter__(self) -> Self:
         try:

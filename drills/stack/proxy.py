@@ -16,19 +16,15 @@ import grp
 import os
 import pwd
 import re
-import shutil
 import signal
 import subprocess
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ComponentError, PortInUse
+from ..errors import ComponentError
 from .binaries import NginxBinary, find_nginx
 from .http import http_get
-from .leftovers import claim
-from .ports import LOOPBACK, pick_free_port, port_answers
+from .ports import LOOPBACK
 from .process import Component, ManagedProcess
 
 
@@ -60,14 +56,13 @@ class NginxProxy(Component):
 
     name = "nginx"
 
+    dir_prefix = "drills-nginx-"
+
     def __init__(self, config: ProxyConfig, upstream_port: int, *, binary: NginxBinary | None = None) -> None:
+        super().__init__()
         self.config = config
         self.upstream_port = upstream_port
         self.binary = binary or find_nginx()
-        self.port = 0
-        self.dir: Path | None = None
-        self._process: ManagedProcess | None = None
-        self.ready_s: float | None = None
 
     @property
     def conf_path(self) -> Path:
@@ -79,38 +74,20 @@ class NginxProxy(Component):
         assert self.dir is not None, "proxy not started"
         return self.dir / "error.log"
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
     def start(self) -> None:
-        started = time.monotonic()
-        self.dir = Path(tempfile.mkdtemp(prefix="drills-nginx-"))
-        claim(self.dir)
-        os.chmod(self.dir, 0o755)  # workers run as an unprivileged user when we are root
-        self.port = pick_free_port()
-        if port_answers(self.port):
-            raise PortInUse(self.name, self.port)
-        self.conf_path.write_text(render_config(self.config, self.port, self.upstream_port, self.dir))
-        self._process = ManagedProcess(
+        workdir = self._make_dir()
+        os.chmod(workdir, 0o755)  # workers run as an unprivileged user when we are root
+        self._take_port()
+        self.conf_path.write_text(render_config(self.config, self.port, self.upstream_port, workdir))
+        process = ManagedProcess(
             self.name,
-            [str(self.binary.path), "-p", str(self.dir), "-c", str(self.conf_path), "-e", str(self.error_log_path)],
-            log_path=self.dir / "stderr.log",
+            [str(self.binary.path), "-p", str(workdir), "-c", str(self.conf_path), "-e", str(self.error_log_path)],
+            log_path=workdir / "stderr.log",
             stop_signal=signal.SIGQUIT,  # graceful: finish in-flight requests, then exit
             death_signal=signal.SIGTERM,
             grace_s=5.0,
         )
-        self._process.start()
-        self._process.wait_ready(self._passes_through, self.config.start_timeout_s)
-        self.ready_s = time.monotonic() - started
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
-        if self.dir is not None:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
+        self._launch(process, self._passes_through, self.config.start_timeout_s)
 
     def _passes_through(self) -> bool:
         return http_get(self.port, "/readyz", timeout_s=2.0).status == 200

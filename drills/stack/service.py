@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sys
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..app.settings import AppSettings
-from ..errors import PortInUse
 from .http import http_get
-from .leftovers import claim
-from .ports import LOOPBACK, pick_free_port, port_answers
+from .ports import LOOPBACK
 from .process import Component, ManagedProcess
 
 
@@ -51,13 +46,12 @@ class Service(Component):
 
     name = "gunicorn"
 
+    dir_prefix = "drills-svc-"
+
     def __init__(self, config: ServiceConfig, conninfo: str) -> None:
+        super().__init__()
         self.config = config
         self._conninfo = conninfo
-        self.port = 0
-        self.dir: Path | None = None
-        self._process: ManagedProcess | None = None
-        self.ready_s: float | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -69,19 +63,11 @@ class Service(Component):
         assert self.dir is not None, "service not started"
         return self.dir / "gunicorn.log"
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
     def start(self) -> None:
-        started = time.monotonic()
-        self.dir = Path(tempfile.mkdtemp(prefix="drills-svc-"))
-        claim(self.dir)
-        (self.dir / "metrics").mkdir()
+        workdir = self._make_dir()
+        (workdir / "metrics").mkdir()
         self.state_dir.mkdir()
-        self.port = pick_free_port()
-        if port_answers(self.port):
-            raise PortInUse(self.name, self.port)
+        self._take_port()
         c = self.config
         settings = AppSettings(
             conninfo=self._conninfo,
@@ -95,7 +81,7 @@ class Service(Component):
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "DRILLS_APP_"))}
         env.update(settings.to_env())
-        env["PROMETHEUS_MULTIPROC_DIR"] = str(self.dir / "metrics")
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / "metrics")
         argv = [
             sys.executable, "-m", "gunicorn", "drills.app.main:app",
             "--config", "python:drills.app.gunicorn_hooks",
@@ -108,21 +94,11 @@ class Service(Component):
             "--no-control-socket",
             "--log-level", "info",
         ]
-        self._process = ManagedProcess(
-            self.name, argv, log_path=self.log_path, env=env, cwd=self.dir,
+        process = ManagedProcess(
+            self.name, argv, log_path=self.log_path, env=env, cwd=workdir,
             stop_signal=signal.SIGTERM, grace_s=c.graceful_timeout_s + 5.0,
         )
-        self._process.start()
-        self._process.wait_ready(self._all_workers_ready, c.start_timeout_s)
-        self.ready_s = time.monotonic() - started
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
-        if self.dir is not None:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
+        self._launch(process, self._all_workers_ready, c.start_timeout_s)
 
     def _all_workers_ready(self) -> bool:
         # Gunicorn's master listens before any worker has booted, and a worker is only useful
