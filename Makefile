@@ -30,18 +30,18 @@ $(STAMP): pyproject.toml
 	@echo "installing drills and its dependencies (pip install -e '.[test]') …"
 	@$(VPY) -m pip install -q -e '.[test]'
 	@echo "looking for PostgreSQL and nginx …"
-	@$(VPY) -m drills.stack.binaries --install
+	@$(VPY) -m drills.sysdeps --install
 	@touch $@
 	@echo "$(VENV) is ready"
 
 setup: $(STAMP) ## create .venv, install drills, find (or install) PostgreSQL and nginx
 
 verify: setup ## run every drill: drills verify
-	@$(VPY) -m drills.stack.binaries
+	@$(VPY) -m drills.sysdeps
 	$(VENV)/bin/drills verify
 
 test: setup ## run the tests (PYTEST_ARGS='-k name -x' passes through)
-	@$(VPY) -m drills.stack.binaries
+	@$(VPY) -m drills.sysdeps
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
 lab: setup ## open the notebooks in JupyterLab (LAB_ARGS passes through)
