@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     Returns 0 when both are found, 1 otherwise (after one message saying what to install).
     """
     parser = argparse.ArgumentParser(
-        prog="python -m drills.stack.binaries",
+        prog="python -m drills.sysdeps",
         description="Find (and with --install, install) the PostgreSQL server and nginx.",
     )
     parser.add_argument(

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .binaries import find_nginx, find_postgres
 from .leftovers import sweep
 from .postgres import PostgresCluster, PostgresConfig
 from .process import ManagedProcess
@@ -63,8 +64,6 @@ class LocalStack:
 @contextlib.contextmanager
 def local_stack(config: StackConfig) -> Iterator[LocalStack]:
     """Start PostgreSQL, the service and nginx; yield them ready; stop all of them."""
-    from .binaries import find_nginx, find_postgres  # lazily: `python -m drills.stack.binaries`
-
     find_postgres(), find_nginx()  # a missing binary fails here, before anything starts
     for line in sweep():
         logging.getLogger("drills").warning("removed leftovers of an earlier run that was killed: %s", line)

@@ -207,6 +207,3 @@ def find_nginx() -> NginxBinary:
             if version is not None:
                 return NginxBinary(path=path.absolute(), version=version)
     raise MissingBinary("nginx", searched, NGINX_HINT)
-
-
-# ---------------------------------------------------------------- python -m drills.stack.binaries
