@@ -22,6 +22,26 @@ from .paths import notebooks_dir, project_root, runs_dir
 KERNEL = "python3"
 
 
+def _ipc_kernel_manager() -> type:
+    """A kernel manager that talks to the kernel over Unix sockets, not loopback TCP ports.
+
+    Nothing else on the machine can connect to it, it takes no ports from the drills, and
+    ipykernel stops warning that the kernel "is running over TCP without encryption".
+    """
+    import tempfile
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: object) -> None:
+            kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("ip", f"{tempfile.gettempdir()}/drills-kernel-{uuid.uuid4().hex[:8]}")
+            super().__init__(**kwargs)
+
+    return IPCKernelManager
+
+
 def new_run_dir(drill: str, parent: Path | None = None) -> Path:
     """Create and return ``<parent>/<UTC timestamp>-<drill>``, unique even within one second."""
     parent = parent or runs_dir()
@@ -79,6 +99,7 @@ def run_notebook(drill: ModuleType, params: DrillParams, *, run_dir: Path | None
             progress_bar=False,
             log_output=True,
             execution_timeout=cell_timeout_s,
+            kernel_manager_class=_ipc_kernel_manager(),
         )
     except papermill.PapermillExecutionError as exc:
         raise NotebookError(drill.NAME, str(output), f"{exc.ename}: {exc.evalue}") from None

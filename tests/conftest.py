@@ -14,7 +14,7 @@ from drills.errors import MissingBinary
 from drills.stack.leftovers import PREFIXES, RUN_TAG_VARIABLE, owner_tag
 
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-STACK_MARKERS = ("drills-pg-", "drills-svc-", "drills-nginx-", "drills.app.main", "nginx", "postgres")
+STACK_MARKERS = ("drills-pg-", "drills-svc-", "drills-nginx-", "drills.app.main", "nginx", "postgres", "locust")
 
 
 # Every process and temp dir this test session's stacks make carries this tag (the stack passes

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,14 @@ def _state_dir() -> Path:
 
 
 def _write(name: str, payload: dict[str, Any]) -> None:
+    """Write a read-back file atomically; never let a failure here stop a worker from booting."""
     path = _state_dir() / name
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, default=str, sort_keys=True))
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{name}.{os.getpid()}.tmp")  # every worker writes at once: one temp each
+    try:
+        tmp.write_text(json.dumps(payload, default=str, sort_keys=True))
+        os.replace(tmp, path)
+    except OSError as exc:
+        print(f"drills: could not record {name}: {exc}", file=sys.stderr, flush=True)
 
 
 def on_starting(server: Any) -> None:

@@ -1,0 +1,243 @@
+"""Locust as a load generator: its own processes, a step plan, raw per-request samples, its CPU.
+
+Locust runs headless as a subprocess (its gevent monkey-patching breaks a Jupyter kernel), with
+``locustfile.py`` beside this module. With ``workers > 0`` it runs Locust's own distributed mode: a
+master that owns the step shape and ``workers`` worker processes that send the requests.
+
+Why raw samples: Locust's statistics round response times into buckets (~2 significant digits),
+so percentiles here are computed from every request's exact time. Why its CPU is watched: a
+generator that saturates its core measures itself, not the target; drills turn that into
+"inconclusive".
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ..errors import ComponentError, ParameterError
+from .ports import LOOPBACK, pick_free_port
+from .process import Component, ManagedProcess
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+#: A plan longer than this is refused: every load loop stops by itself, and soon.
+MAX_PLAN_S = 900.0
+#: Share of one core above which a Locust process counts as saturated (Locust warns at 90 %).
+SATURATED_CPU_PCT = 90.0
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True)
+class LoadStep:
+    users: int
+    duration_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadPlan:
+    """What Locust sends: one path, closed-loop users held at each step's count for its duration."""
+
+    target_url: str
+    path: str
+    steps: tuple[LoadStep, ...]
+    request_timeout_s: float = 30.0
+    #: Users started per second when a step begins (high: steps start at once).
+    spawn_rate: float = 1000.0
+    #: Locust worker processes (its distributed mode); 0 runs one process.
+    workers: int = 0
+
+    def __post_init__(self) -> None:
+        host = urlsplit(self.target_url).hostname or ""
+        if host not in _LOOPBACK_HOSTS and not host.startswith("127."):
+            # Traffic goes to loopback only unless a drill passes an explicit allow-list (not yet).
+            raise ParameterError("target_url", self.target_url, "must be a loopback address (127.0.0.1)")
+        if not self.steps:
+            raise ParameterError("steps", self.steps, "need at least one step")
+        for step in self.steps:
+            if step.users < 1 or step.duration_s <= 0:
+                raise ParameterError("steps", step, "each step needs users ≥ 1 and duration_s > 0")
+        if self.total_s > MAX_PLAN_S:
+            raise ParameterError("steps", f"{self.total_s:g} s", f"a plan may last at most {MAX_PLAN_S:g} s")
+        if not self.path.startswith("/"):
+            raise ParameterError("path", self.path, "must start with /")
+        if not 0 <= self.workers <= 16:
+            raise ParameterError("locust_workers", self.workers, "must be between 0 and 16")
+
+    @property
+    def total_s(self) -> float:
+        return sum(step.duration_s for step in self.steps)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One request as Locust's user saw it."""
+
+    start_s: float  # epoch seconds
+    latency_ms: float
+    status: int  # 0: no response (connection error, timeout)
+    layer: str  # the service's X-Timeout-Layer header, if any
+    error: str  # exception class name when there was no response
+
+
+@dataclass
+class LoadResult:
+    plan: LoadPlan
+    samples: list[Sample]
+    #: Epoch seconds when the test started (the earliest process to report it).
+    started_s: float
+    #: Per step: the highest CPU share of one core that any Locust process used (%).
+    step_cpu_pct: list[float]
+    #: Locust's own warnings (e.g. "CPU usage above 90%!").
+    warnings: list[str] = field(default_factory=list)
+
+    def step_bounds(self) -> list[tuple[float, float]]:
+        """(start, end) epoch seconds of each step."""
+        bounds, start = [], self.started_s
+        for step in self.plan.steps:
+            bounds.append((start, start + step.duration_s))
+            start += step.duration_s
+        return bounds
+
+    def step_samples(self, index: int, *, skip_s: float = 0.0) -> list[Sample]:
+        """Samples whose request started in step ``index``, after ``skip_s`` of warm-up."""
+        start, end = self.step_bounds()[index]
+        return [s for s in self.samples if start + skip_s <= s.start_s < end]
+
+    def generator_saturated(self, index: int) -> bool:
+        return self.step_cpu_pct[index] >= SATURATED_CPU_PCT or any("CPU usage" in w for w in self.warnings)
+
+
+class LocustRun(Component):
+    """``with LocustRun(plan) as run: result = run.wait()`` — Locust's processes, always ended."""
+
+    name = "locust"
+    dir_prefix = "drills-locust-"
+
+    def __init__(self, plan: LoadPlan) -> None:
+        super().__init__()
+        self.plan = plan
+        self._workers: list[ManagedProcess] = []
+        self._cpu: _CpuSampler | None = None
+
+    def start(self) -> None:
+        workdir = self._make_dir()
+        env = {**os.environ, "DRILLS_LOAD_PLAN": json.dumps({
+            "out_dir": str(workdir), "path": self.plan.path, "request_timeout_s": self.plan.request_timeout_s,
+            "spawn_rate": self.plan.spawn_rate,
+            "steps": [[s.users, s.duration_s] for s in self.plan.steps],
+        })}
+        common = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
+                  "--host", self.plan.target_url, "--exit-code-on-error", "0", "--loglevel", "INFO"]
+        master_args: list[str] = []
+        if self.plan.workers:
+            port = pick_free_port()
+            master_args = ["--master", "--master-bind-host", LOOPBACK, "--master-bind-port", str(port),
+                           "--expect-workers", str(self.plan.workers), "--expect-workers-max-wait", "60"]
+            for n in range(self.plan.workers):
+                worker = ManagedProcess(f"locust-worker-{n + 1}", [*common, "--worker", "--master-host", LOOPBACK,
+                                                                   "--master-port", str(port)],
+                                        log_path=workdir / f"worker-{n + 1}.log", env=env, cwd=workdir,
+                                        stop_signal=signal.SIGTERM, grace_s=5.0)
+                self._workers.append(worker)
+        master = ManagedProcess(self.name, [*common, *master_args], log_path=workdir / "locust.log", env=env,
+                                cwd=workdir, stop_signal=signal.SIGTERM, grace_s=10.0)
+        for worker in self._workers:
+            worker.start()
+        # Ready once the test has started (all workers connected, in distributed mode).
+        self._launch(master, lambda: any(workdir.glob("started-*")), 60.0 + 5 * len(self._workers))
+        self._cpu = _CpuSampler([p.pid for p in (master, *self._workers) if p.pid])
+        self._cpu.start()
+
+    def wait(self) -> LoadResult:
+        """Block until the plan is done; return every sample. Raises ComponentError on a crash."""
+        assert self._process is not None and self.dir is not None, "not started"
+        deadline = time.monotonic() + self.plan.total_s + 60.0
+        while self._process.poll() is None:
+            if time.monotonic() > deadline:
+                raise ComponentError(self.name, f"still running {self.plan.total_s + 60:g} s after its plan began",
+                                     self._process.log_tail())
+            time.sleep(0.1)
+        for worker in self._workers:
+            worker.stop()
+        if self._cpu is not None:
+            self._cpu.stop()
+        if self._process.poll() not in (0,):
+            raise ComponentError(self.name, f"exited with code {self._process.poll()}", self._process.log_tail())
+        return self._collect()
+
+    def stop(self) -> None:
+        if self._cpu is not None:
+            self._cpu.stop()
+        for worker in self._workers:
+            worker.stop()
+        super().stop()
+
+    def _collect(self) -> LoadResult:
+        assert self.dir is not None
+        started = min(float(p.read_text()) for p in self.dir.glob("started-*"))
+        samples: list[Sample] = []
+        for path in sorted(self.dir.glob("samples-*.csv")):
+            for line in path.read_text().splitlines():
+                start, latency, status, layer, error = line.split(",", 4)
+                samples.append(Sample(float(start), float(latency), int(status), layer, error))
+        samples.sort(key=lambda s: s.start_s)
+        logs = "\n".join(p.read_text(errors="replace") for p in self.dir.glob("*.log"))
+        warnings = sorted({line.split("] ", 1)[-1].strip() for line in logs.splitlines()
+                           if "WARNING" in line or "CPU usage" in line})
+        result = LoadResult(self.plan, samples, started, [], warnings)
+        assert self._cpu is not None
+        result.step_cpu_pct = [self._cpu.max_pct(start, end) for start, end in result.step_bounds()]
+        return result
+
+
+class _CpuSampler:
+    """Samples the CPU time of some processes twice a second (Linux /proc)."""
+
+    INTERVAL_S = 0.5
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.readings: list[tuple[float, dict[int, float]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="drills-locust-cpu", daemon=True)
+        self._ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            reading: dict[int, float] = {}
+            for pid in self.pids:
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    reading[pid] = (int(fields[11]) + int(fields[12])) / self._ticks  # utime + stime
+                except (OSError, IndexError, ValueError):
+                    continue
+            self.readings.append((time.time(), reading))
+            self._stop.wait(self.INTERVAL_S)
+
+    def max_pct(self, start_s: float, end_s: float) -> float:
+        """Highest CPU share of one core (%) any process used between two readings in the window."""
+        times = [t for t, _ in self.readings]
+        lo, hi = bisect.bisect_left(times, start_s), bisect.bisect_right(times, end_s)
+        window = self.readings[max(0, lo - 1): hi + 1]
+        best = 0.0
+        for (t0, r0), (t1, r1) in zip(window, window[1:]):
+            for pid in set(r0) & set(r1):
+                if t1 > t0:
+                    best = max(best, 100.0 * (r1[pid] - r0[pid]) / (t1 - t0))
+        return best
