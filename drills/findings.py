@@ -108,6 +108,10 @@ class Hypothesis:
         verdict = Verdict.HELD if self.bound.admits(observed) else Verdict.FAILED
         return Finding.of(self, observed, samples, verdict, detail)
 
+    def inconclusive(self, observed: float | None, samples: int, why: str) -> Finding:
+        """A finding that cannot be judged although samples exist (e.g. a saturated generator)."""
+        return Finding.of(self, observed, samples, Verdict.INCONCLUSIVE, why)
+
 
 @dataclass(frozen=True)
 class Finding:

@@ -140,3 +140,106 @@ class ServerWatch:
             with self._changed:
                 self.ledger.update(new)
                 self._changed.notify_all()
+
+
+@dataclass
+class PoolReading:
+    """One sample of the service's pools (summed over every worker) and the server's connections."""
+
+    at_s: float  # epoch seconds
+    waiting: float
+    size: float
+    available: float
+    queued_total: float
+    wait_s_total: float
+    request_errors_total: float
+    connection_errors_total: float
+    #: Connections of the app role in pg_stat_activity, by state ("active", "idle", …).
+    server_by_state: dict[str, int]
+
+    @property
+    def server_total(self) -> int:
+        return sum(self.server_by_state.values())
+
+
+_POOL_METRICS = {
+    "drills_pool_requests_waiting": "waiting",
+    "drills_pool_size": "size",
+    "drills_pool_available": "available",
+    "drills_pool_requests_queued_total": "queued_total",
+    "drills_pool_wait_seconds_total": "wait_s_total",
+    "drills_pool_request_errors_total": "request_errors_total",
+    "drills_pool_connection_errors_total": "connection_errors_total",
+}
+_APP_CONNECTIONS = (
+    "SELECT coalesce(state, 'starting'), count(*) FROM pg_stat_activity WHERE usename = %s GROUP BY 1"
+)
+
+
+def parse_pool_metrics(text: str) -> dict[str, float]:
+    """The pool figures from the service's Prometheus text, summed over label sets."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    values = dict.fromkeys(_POOL_METRICS.values(), 0.0)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            key = _POOL_METRICS.get(sample.name)
+            if key is not None:
+                values[key] += sample.value
+    return values
+
+
+class PoolWatch:
+    """Samples ``/metrics`` (every worker, via prometheus multiprocess) and ``pg_stat_activity``.
+
+    ``with PoolWatch(stack, 0.25) as watch: …`` — ``watch.readings`` holds one PoolReading per
+    interval; the service is asked directly (not through nginx) so the proxy sees only the load.
+    """
+
+    def __init__(self, postgres: PostgresCluster, service_port: int, interval_s: float, role: str = "app") -> None:
+        self.postgres = postgres
+        self.service_port = service_port
+        self.interval_s = interval_s
+        self.role = role
+        self.readings: list[PoolReading] = []
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="drills-pool-watch", daemon=True)
+
+    def __enter__(self) -> PoolWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def check(self) -> None:
+        if self._error is not None:
+            raise MeasurementError(f"pool sampling failed: {self._error}") from self._error
+
+    def between(self, start_s: float, end_s: float) -> list[PoolReading]:
+        return [r for r in self.readings if start_s <= r.at_s < end_s]
+
+    def _loop(self) -> None:
+        from .stack.http import http_get
+
+        conn: psycopg.Connection | None = None
+        try:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                if conn is None:
+                    # Superuser over the socket: uses a reserved slot when the app has taken the rest.
+                    conn = self.postgres.admin_connect()
+                rows = conn.execute(_APP_CONNECTIONS, [self.role]).fetchall()
+                response = http_get(self.service_port, "/metrics", timeout_s=2.0)
+                if response.status == 200:
+                    pool = parse_pool_metrics(response.body.decode("utf-8", "replace"))
+                    self.readings.append(PoolReading(at_s=time.time(), server_by_state={s: int(n) for s, n in rows},
+                                                     **pool))
+                self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - started)))
+        except BaseException as exc:  # noqa: BLE001 - reported through check()
+            self._error = exc
+        finally:
+            if conn is not None:
+                conn.close()

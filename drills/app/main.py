@@ -197,7 +197,7 @@ def _gave_up(status: int, layer: str, error: str, detail: str, **extra: Any) -> 
     # The header lets a proxy log the layer ($upstream_http_x_timeout_layer) without parsing bodies.
     return JSONResponse(
         {"error": error, "layer": layer, "detail": detail, **extra}, status_code=status,
-        headers={"X-Timeout-Layer": layer},
+        headers={"X-Timeout-Layer": layer, "X-Drills-Error": error},
     )
 
 

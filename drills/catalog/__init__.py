@@ -14,6 +14,7 @@ from ..errors import ParameterError
 #: drill name -> module path. Add a drill here and it is listed, run, verified and exported.
 DRILLS = {
     "timeout-ladder": "drills.catalog.timeout_ladder",
+    "pool-exhaustion": "drills.catalog.pool_exhaustion",
 }
 
 

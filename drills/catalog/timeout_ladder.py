@@ -37,6 +37,7 @@ from ..findings import AtLeast, AtMost, Finding, Findings, Hypothesis
 from ..errors import ParameterError
 from ..params import DrillParams, require_between, require_choices, require_less, require_positive
 from ..paths import project_root
+from ..stats import share, span
 from ..stack import LocalStack, PostgresConfig, ProxyConfig, ServiceConfig, StackConfig, local_stack
 from ..stack.http import HttpResult, http_get
 from ..watch import ServerWatch
@@ -341,17 +342,6 @@ def run_heartbeat(stack: LocalStack, params: Params, progress: Progress) -> list
 # -- judging -------------------------------------------------------------------------------------
 
 
-def _share(hits: int, total: int) -> float | None:
-    return 100.0 * hits / total if total else None
-
-
-def _range(values: list[float], unit_scale: float = 1000.0, unit: str = "ms") -> str:
-    if not values:
-        return "none"
-    lo, hi = min(values) * unit_scale, max(values) * unit_scale
-    return f"{lo:.0f}–{hi:.0f} {unit}" if round(lo) != round(hi) else f"{lo:.0f} {unit}"
-
-
 def on_time(hypothesis: Hypothesis, observations: list[Observation], layer: str, params: Params) -> Finding:
     """Share of requests predicted to be cut by ``layer`` that were, within tolerance of the time."""
     expected = [o for o in observations if o.expected == layer]
@@ -367,11 +357,11 @@ def on_time(hypothesis: Hypothesis, observations: list[Observation], layer: str,
     tol = sorted({round(params.tolerance_s(o.expected_at_s) * 1000) for o in expected})
     detail = (
         f"{good}/{len(expected)} answered by {layer} within ±{'/'.join(map(str, tol)) or '?'} ms of "
-        f"{_range(sorted({o.expected_at_s for o in expected}))}"
+        f"{span(sorted({o.expected_at_s for o in expected}))}"
         + (f"; worst deviation {worst * 1000:+.0f} ms" if worst is not None else "")
         + (f"; answered by another layer: {dict(wrong)}" if wrong else "")
     )
-    return hypothesis.judge(_share(good, len(expected)), len(expected), detail)
+    return hypothesis.judge(share(good, len(expected)), len(expected), detail)
 
 
 def innermost_layer(o: Observation, ladder: Ladder) -> str:
@@ -411,7 +401,7 @@ def judge(params: Params, observations: list[Observation], evidence: dict[str, A
         "recommended.innermost-first",
         "Every request that crossed a rung was cut by the innermost layer it crossed.",
         AtLeast(100, "%"), recommended=True,
-    ).judge(_share(first, len(crossed)), len(crossed),
+    ).judge(share(first, len(crossed)), len(crossed),
             f"{first}/{len(crossed)} cut by the predicted layer" + (f"; misses: {dict(misses)}" if misses else "")))
 
     proxy_errors = [o for o in rec if o.outcome.startswith(("proxy-", "client-", "connection-"))]
@@ -431,7 +421,7 @@ def judge(params: Params, observations: list[Observation], evidence: dict[str, A
         AtMost(resolution_ms, "ms", tolerance=params.tolerance_ms), recommended=True,
     ).judge(None if worst_query is None else worst_query * 1000, len(seen),
             f"{len(seen)} queries sampled every {resolution_ms:g} ms; longest still running after the response: "
-            f"{_range([o.query_outlived_s or 0.0 for o in seen])}; handlers ran on {_range(handler_left)}"))
+            f"{span([o.query_outlived_s or 0.0 for o in seen])}; handlers ran on {span(handler_left)}"))
 
     # inverted ladder
     findings.append(on_time(Hypothesis(
@@ -451,10 +441,10 @@ def judge(params: Params, observations: list[Observation], evidence: dict[str, A
         "inverted.orphan-queries",
         "Under the inverted ladder the query keeps running after the client's 504, until it completes or "
         "statement_timeout cancels it.", AtLeast(100, "%"), recommended=False,
-    ).judge(_share(sum(kept), len(orphans)), len(orphans),
+    ).judge(share(sum(kept), len(orphans)), len(orphans),
             f"{sum(kept)}/{len(orphans)} queries kept running after the 504 as predicted; they ran on "
-            f"{_range([o.query_outlived_s or 0.0 for o in orphans])} after the 504 "
-            f"(predicted {_range([min(o.db_s, params.inverted_statement_timeout_s) - o.latency_s for o in orphans])}); "
+            f"{span([o.query_outlived_s or 0.0 for o in orphans])} after the 504 "
+            f"(predicted {span([min(o.db_s, params.inverted_statement_timeout_s) - o.latency_s for o in orphans])}); "
             f"nginx logged {evidence.get('inverted', {}).get('upstream_timeouts', 0)} upstream timeouts"))
 
     # heartbeat
@@ -464,8 +454,8 @@ def judge(params: Params, observations: list[Observation], evidence: dict[str, A
         "heartbeat.slow-await-survives",
         "An awaited query longer than Gunicorn's timeout completes: for Uvicorn workers that timeout bounds "
         "a blocked event loop, not a request.", AtLeast(100, "%"), recommended=False,
-    ).judge(_share(len(survived), len(awaits)), len(awaits),
-            f"{len(survived)}/{len(awaits)} got 200 after {_range([o.latency_s for o in awaits], 1, 's')} "
+    ).judge(share(len(survived), len(awaits)), len(awaits),
+            f"{len(survived)}/{len(awaits)} got 200 after {span([o.latency_s for o in awaits], 1, 's')} "
             f"with Gunicorn timeout {params.gunicorn_timeout_s} s"))
 
     blocks = [o for o in hb if o.placement == "block"]
@@ -477,7 +467,7 @@ def judge(params: Params, observations: list[Observation], evidence: dict[str, A
         "heartbeat.blocked-loop-killed",
         "A blocking call in the event loop longer than Gunicorn's timeout gets the worker killed (WORKER "
         "TIMEOUT), and the client sees nginx's 502.", AtLeast(100, "%"), recommended=False,
-    ).judge(_share(len(killed), len(blocks)), len(blocks),
+    ).judge(share(len(killed), len(blocks)), len(blocks),
             f"{len(killed)}/{len(blocks)} got a 502 within {low:.2f}–{high:.2f} s (timeout/2 … timeout + 1 s); "
             f"observed {', '.join(f'{o.outcome} after {o.latency_s:.2f} s' for o in blocks) or 'nothing'}; "
             f"Gunicorn logged WORKER TIMEOUT {killed_in_log}×"))

@@ -53,6 +53,10 @@ class LoadPlan:
     spawn_rate: float = 1000.0
     #: Locust worker processes (its distributed mode); 0 runs one process.
     workers: int = 0
+    #: 0: closed loop, each user sends again as soon as it has an answer. > 0: each user starts at
+    #: most one request every ``pacing_s`` (Locust's constant_pacing), so fast failures do not turn
+    #: into a storm of immediate retries.
+    pacing_s: float = 0.0
 
     def __post_init__(self) -> None:
         host = urlsplit(self.target_url).hostname or ""
@@ -83,8 +87,13 @@ class Sample:
     start_s: float  # epoch seconds
     latency_ms: float
     status: int  # 0: no response (connection error, timeout)
-    layer: str  # the service's X-Timeout-Layer header, if any
-    error: str  # exception class name when there was no response
+    layer: str  # the service's X-Timeout-Layer header ("pool", "database", "app"), if any
+    error: str  # the service's X-Drills-Error header ("pool_timeout", "pool_queue_full", …), if any
+    failure: str  # exception class name when no response arrived
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.latency_ms / 1000.0
 
 
 @dataclass
@@ -107,9 +116,19 @@ class LoadResult:
         return bounds
 
     def step_samples(self, index: int, *, skip_s: float = 0.0) -> list[Sample]:
-        """Samples whose request started in step ``index``, after ``skip_s`` of warm-up."""
+        """Requests that *completed* in step ``index``, after ``skip_s`` of warm-up.
+
+        Completions, not starts: Locust kills in-flight requests when the plan ends, so counting
+        by start time would lose the last step's slowest requests and understate its throughput.
+        """
         start, end = self.step_bounds()[index]
-        return [s for s in self.samples if start + skip_s <= s.start_s < end]
+        return [s for s in self.samples if start + skip_s <= s.end_s < end]
+
+    def throughput(self, index: int, *, skip_s: float = 0.0, status: int | None = None) -> float:
+        """Completions per second in step ``index`` (of one status, if given)."""
+        start, end = self.step_bounds()[index]
+        done = [s for s in self.step_samples(index, skip_s=skip_s) if status is None or s.status == status]
+        return len(done) / max(1e-9, end - start - skip_s)
 
     def generator_saturated(self, index: int) -> bool:
         return self.step_cpu_pct[index] >= SATURATED_CPU_PCT or any("CPU usage" in w for w in self.warnings)
@@ -131,7 +150,7 @@ class LocustRun(Component):
         workdir = self._make_dir()
         env = {**os.environ, "DRILLS_LOAD_PLAN": json.dumps({
             "out_dir": str(workdir), "path": self.plan.path, "request_timeout_s": self.plan.request_timeout_s,
-            "spawn_rate": self.plan.spawn_rate,
+            "spawn_rate": self.plan.spawn_rate, "pacing_s": self.plan.pacing_s,
             "steps": [[s.users, s.duration_s] for s in self.plan.steps],
         })}
         common = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
@@ -186,8 +205,8 @@ class LocustRun(Component):
         samples: list[Sample] = []
         for path in sorted(self.dir.glob("samples-*.csv")):
             for line in path.read_text().splitlines():
-                start, latency, status, layer, error = line.split(",", 4)
-                samples.append(Sample(float(start), float(latency), int(status), layer, error))
+                start, latency, status, layer, error, failure = line.split(",", 5)
+                samples.append(Sample(float(start), float(latency), int(status), layer, error, failure))
         samples.sort(key=lambda s: s.start_s)
         logs = "\n".join(p.read_text(errors="replace") for p in self.dir.glob("*.log"))
         warnings = sorted({line.split("] ", 1)[-1].strip() for line in logs.splitlines()

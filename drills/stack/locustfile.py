@@ -6,10 +6,12 @@ with gevent (../shared/FACTS.md §9). It takes its plan from ``DRILLS_LOAD_PLAN`
 
 * ``samples-<pid>.csv`` — one row per request: start (epoch s), response time (ms, exact: Locust's
   own statistics round it into buckets), HTTP status (0 without a response), the service's
-  ``X-Timeout-Layer`` header, and the exception's class name;
+  ``X-Timeout-Layer`` and ``X-Drills-Error`` headers, and the exception's class name when no
+  response arrived;
 * ``started-<pid>`` — when the test started in this process (epoch s).
 
-Users are closed-loop with no think time (``constant(0)``): throughput ≈ users ÷ latency.
+Users are closed-loop with no think time (``constant(0)``): throughput ≈ users ÷ latency; with a
+``pacing_s`` each user starts at most one request per ``pacing_s`` (``constant_pacing``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import json
 import os
 import time
 
-from locust import FastHttpUser, LoadTestShape, constant, events, task
+from locust import FastHttpUser, LoadTestShape, constant, constant_pacing, events, task
 
 PLAN = json.loads(os.environ["DRILLS_LOAD_PLAN"])
 OUT_DIR = PLAN["out_dir"]
@@ -26,7 +28,7 @@ _rows: list[str] = []
 
 
 class DrillUser(FastHttpUser):
-    wait_time = constant(0)
+    wait_time = constant_pacing(PLAN["pacing_s"]) if PLAN.get("pacing_s") else constant(0)
     network_timeout = PLAN["request_timeout_s"]
     connection_timeout = PLAN["request_timeout_s"]
     max_retries = 0
@@ -55,8 +57,9 @@ def _record(request_type, name, response_time, response_length, response=None, e
     status = getattr(response, "status_code", 0) or 0
     headers = getattr(response, "headers", None) or {}
     layer = headers.get("X-Timeout-Layer", "") if hasattr(headers, "get") else ""
-    error = type(exception).__name__ if exception is not None and status == 0 else ""
-    _rows.append(f"{start_time or time.time():.6f},{response_time:.3f},{status},{layer},{error}\n")
+    error = headers.get("X-Drills-Error", "") if hasattr(headers, "get") else ""
+    failure = type(exception).__name__ if exception is not None and status == 0 else ""
+    _rows.append(f"{start_time or time.time():.6f},{response_time:.3f},{status},{layer},{error},{failure}\n")
     if len(_rows) >= 1000:
         _flush()
 
