@@ -14,3 +14,13 @@ def show_charts(findings: Findings, run_dir: Path | str) -> None:
     for chart in findings.charts:
         display(Image(filename=str(Path(run_dir) / chart.file)))
         display(Markdown(f"*{chart.caption}*"))
+
+
+def show_tables(findings: Findings) -> None:
+    """Display each summary table of ``findings`` as Markdown."""
+    from IPython.display import Markdown, display
+
+    from .export.render import markdown_table
+
+    for name, rows in findings.tables.items():
+        display(Markdown(f"**{name}**\n\n" + markdown_table(rows)))

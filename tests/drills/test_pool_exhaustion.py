@@ -1,0 +1,53 @@
+"""The pool-exhaustion drill end to end: the notebook through papermill, at small parameters."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from drills.catalog import pool_exhaustion
+from drills.export import export_run
+from drills.findings import Verdict
+from drills.paths import papers_dir
+from drills.runner import run_notebook
+
+pytestmark = pytest.mark.slow
+
+# Four pool slots holding 50 ms each: capacity 80 req/s, overload past 4 + 0.5 s × 80 = 44 users.
+SMALL = {
+    "hold_s": 0.05, "workers": 2, "pool_min_size": 2, "pool_max_size": 2, "pool_timeout_s": 0.5,
+    "concurrency_steps": "2,8,16,24,64", "step_s": 3.0, "warmup_s": 1.0,
+    "oversubscribed_max_connections": 8, "oversubscribed_pool_max_size": 4, "oversubscribed_users": 16,
+    "max_waiting": 2, "bounded_users": 24, "bounded_pacing_s": 0.1,
+}
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory, pg_binaries, nginx_binary):
+    run_dir = tmp_path_factory.mktemp("run") / "20260101T000000Z-pool-exhaustion"
+    run_dir.mkdir()
+    return run_notebook(pool_exhaustion, pool_exhaustion.Params.from_mapping(SMALL), run_dir=run_dir)
+
+
+def test_notebook_verifies_every_hypothesis(small_run, no_leftovers) -> None:
+    findings = small_run.findings
+    not_held = [(f.key, f.verdict.value, f.detail) for f in findings.findings if f.verdict is not Verdict.HELD]
+    assert not not_held, not_held
+    assert findings.passed and len(findings.findings) == 10
+    assert all(f.samples > 0 for f in findings.findings)
+    assert findings.settings["oversubscribed"]["postgres"]["max_connections"] == "8"
+    assert findings.settings["bounded"]["service"]["app"]["app"]["pool_max_waiting"] == 2
+    assert [row[0] for row in findings.tables["saturation steps"][1:]] == ["2", "8", "16", "24", "64"]
+    for chart in findings.charts:
+        assert (small_run.run_dir / chart.file).stat().st_size > 10_000
+
+
+def test_export_into_the_connection_pools_paper(small_run, tmp_path: Path) -> None:
+    paper = tmp_path / pool_exhaustion.PAPER
+    shutil.copy(papers_dir() / pool_exhaustion.PAPER, paper)
+    assert export_run(paper, small_run.run_dir).changed
+    text = paper.read_text(encoding="utf-8")
+    assert "capacity arithmetic" in text and "recommended.capacity-littles-law" in text
+    assert not export_run(paper, small_run.run_dir).changed

@@ -1,0 +1,36 @@
+"""Locust as a subprocess against the real stack: raw samples, distributed workers, loopback only."""
+
+from __future__ import annotations
+
+import pytest
+
+from drills.errors import ParameterError
+from drills.stack import ProxyConfig, ServiceConfig, StackConfig, local_stack
+from drills.stack.loadgen import LoadPlan, LoadStep, LocustRun
+
+pytestmark = pytest.mark.slow
+
+
+def test_locust_workers_send_the_plan_and_every_sample_is_kept(pg_binaries, nginx_binary, no_leftovers) -> None:
+    config = StackConfig(service=ServiceConfig(workers=1, pool_min_size=2, pool_max_size=2),
+                         proxy=ProxyConfig(read_timeout_s=5))
+    with local_stack(config) as stack:
+        plan = LoadPlan(target_url=f"http://127.0.0.1:{stack.proxy.port}", path="/work?db_s=0.02",
+                        steps=(LoadStep(2, 2.0), LoadStep(4, 2.0)), workers=2)
+        with LocustRun(plan) as run:
+            result = run.wait()
+            sample_files = list(run.dir.glob("samples-*.csv"))
+    assert len(sample_files) == 2, "each Locust worker process records its own samples"
+    assert len(result.samples) > 50
+    assert {s.status for s in result.samples} == {200}
+    # Raw times, not Locust's buckets: plenty of distinct values around 20 ms.
+    assert len({round(s.latency_ms, 1) for s in result.samples}) > 10
+    assert all(s.latency_ms >= 20 for s in result.samples)
+    assert 0 < result.throughput(1, skip_s=0.5) and len(result.step_cpu_pct) == 2
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.8:8000", "http://example.com", "http://192.168.1.4"])
+def test_a_target_outside_loopback_is_refused_before_anything_starts(url: str, list_stack_processes) -> None:
+    with pytest.raises(ParameterError, match="loopback"):
+        LoadPlan(target_url=url, path="/", steps=(LoadStep(1, 1.0),))
+    assert not list_stack_processes()
