@@ -156,6 +156,8 @@ class PoolReading:
     connection_errors_total: float
     #: Connections of the app role in pg_stat_activity, by state ("active", "idle", …).
     server_by_state: dict[str, int]
+    #: Requests being handled by the service (its in-flight gauge, /metrics excluded).
+    in_flight: float = 0.0
 
     @property
     def server_total(self) -> int:
@@ -170,6 +172,7 @@ _POOL_METRICS = {
     "drills_pool_wait_seconds_total": "wait_s_total",
     "drills_pool_request_errors_total": "request_errors_total",
     "drills_pool_connection_errors_total": "connection_errors_total",
+    "drills_http_requests_in_flight": "in_flight",
 }
 _APP_CONNECTIONS = (
     "SELECT coalesce(state, 'starting'), count(*) FROM pg_stat_activity WHERE usename = %s GROUP BY 1"

@@ -260,6 +260,9 @@ class RequestMetrics:
             return
         started = time.monotonic()
         status = 500
+        counted = scope.get("path") != "/metrics"  # a scrape must not count itself as load
+        if counted:
+            metrics.IN_FLIGHT.inc()
 
         async def send_and_watch(message: Message) -> None:
             nonlocal status
@@ -270,6 +273,8 @@ class RequestMetrics:
         try:
             await self.inner(scope, receive, send_and_watch)
         finally:
+            if counted:
+                metrics.IN_FLIGHT.dec()
             route = getattr(scope.get("route"), "path", "unmatched")
             metrics.REQUESTS.labels(route=route, status=str(status)).inc()
             metrics.LATENCY.labels(route=route).observe(time.monotonic() - started)

@@ -17,6 +17,10 @@ REQUESTS = Counter("drills_http_requests", "HTTP requests answered, by route and
 LATENCY = Histogram(
     "drills_http_request_duration_seconds", "Time to answer, by route.", ["route"], buckets=LATENCY_BUCKETS
 )
+IN_FLIGHT = Gauge(
+    "drills_http_requests_in_flight", "Requests being handled right now (all workers; /metrics not counted).",
+    multiprocess_mode="livesum",
+)
 GAVE_UP = Counter(
     "drills_app_gave_up", "Requests the service gave up on, by the layer that gave up.", ["layer", "error"]
 )

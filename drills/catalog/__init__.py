@@ -15,6 +15,7 @@ from ..errors import ParameterError
 DRILLS = {
     "timeout-ladder": "drills.catalog.timeout_ladder",
     "pool-exhaustion": "drills.catalog.pool_exhaustion",
+    "load-capacity": "drills.catalog.load_capacity",
 }
 
 

@@ -12,12 +12,10 @@ generator that saturates its core measures itself, not the target; drills turn t
 
 from __future__ import annotations
 
-import bisect
 import json
 import os
 import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from urllib.parse import urlsplit
 
 from ..errors import ComponentError, ParameterError
 from .ports import LOOPBACK, pick_free_port
+from .cpu import CpuSampler
 from .process import Component, ManagedProcess
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -39,6 +38,8 @@ _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 class LoadStep:
     users: int
     duration_s: float
+    #: Users started per second at this step; None uses the plan's ``spawn_rate``.
+    spawn_rate: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,10 +54,14 @@ class LoadPlan:
     spawn_rate: float = 1000.0
     #: Locust worker processes (its distributed mode); 0 runs one process.
     workers: int = 0
-    #: 0: closed loop, each user sends again as soon as it has an answer. > 0: each user starts at
-    #: most one request every ``pacing_s`` (Locust's constant_pacing), so fast failures do not turn
-    #: into a storm of immediate retries.
+    #: 0: closed loop, each user sends again as soon as it has an answer. > 0: each user starts one
+    #: request every ``pacing_s``, at a random phase: an offered rate of users ÷ pacing that does not
+    #: follow the latency (an approximately open workload), and no storm of retries after fast 503s.
     pacing_s: float = 0.0
+    #: After the last step its users go on this long, so that requests in flight when the plan ends
+    #: complete and are recorded (Locust kills running requests when a test stops). Requests that
+    #: start in the drain fall outside every step and are not counted.
+    drain_s: float = 2.0
 
     def __post_init__(self) -> None:
         host = urlsplit(self.target_url).hostname or ""
@@ -144,14 +149,14 @@ class LocustRun(Component):
         super().__init__()
         self.plan = plan
         self._workers: list[ManagedProcess] = []
-        self._cpu: _CpuSampler | None = None
+        self._cpu: CpuSampler | None = None
 
     def start(self) -> None:
         workdir = self._make_dir()
         env = {**os.environ, "DRILLS_LOAD_PLAN": json.dumps({
             "out_dir": str(workdir), "path": self.plan.path, "request_timeout_s": self.plan.request_timeout_s,
-            "spawn_rate": self.plan.spawn_rate, "pacing_s": self.plan.pacing_s,
-            "steps": [[s.users, s.duration_s] for s in self.plan.steps],
+            "spawn_rate": self.plan.spawn_rate, "pacing_s": self.plan.pacing_s, "drain_s": self.plan.drain_s,
+            "steps": [[s.users, s.duration_s, s.spawn_rate or self.plan.spawn_rate] for s in self.plan.steps],
         })}
         common = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
                   "--host", self.plan.target_url, "--exit-code-on-error", "0", "--loglevel", "INFO"]
@@ -172,13 +177,13 @@ class LocustRun(Component):
             worker.start()
         # Ready once the test has started (all workers connected, in distributed mode).
         self._launch(master, lambda: any(workdir.glob("started-*")), 60.0 + 5 * len(self._workers))
-        self._cpu = _CpuSampler([p.pid for p in (master, *self._workers) if p.pid])
+        self._cpu = CpuSampler([p.pid for p in (master, *self._workers) if p.pid])
         self._cpu.start()
 
     def wait(self) -> LoadResult:
         """Block until the plan is done; return every sample. Raises ComponentError on a crash."""
         assert self._process is not None and self.dir is not None, "not started"
-        deadline = time.monotonic() + self.plan.total_s + 60.0
+        deadline = time.monotonic() + self.plan.total_s + self.plan.drain_s + 60.0
         while self._process.poll() is None:
             if time.monotonic() > deadline:
                 raise ComponentError(self.name, f"still running {self.plan.total_s + 60:g} s after its plan began",
@@ -215,48 +220,3 @@ class LocustRun(Component):
         assert self._cpu is not None
         result.step_cpu_pct = [self._cpu.max_pct(start, end) for start, end in result.step_bounds()]
         return result
-
-
-class _CpuSampler:
-    """Samples the CPU time of some processes twice a second (Linux /proc)."""
-
-    INTERVAL_S = 0.5
-
-    def __init__(self, pids: list[int]) -> None:
-        self.pids = pids
-        self.readings: list[tuple[float, dict[int, float]]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="drills-locust-cpu", daemon=True)
-        self._ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            reading: dict[int, float] = {}
-            for pid in self.pids:
-                try:
-                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                    reading[pid] = (int(fields[11]) + int(fields[12])) / self._ticks  # utime + stime
-                except (OSError, IndexError, ValueError):
-                    continue
-            self.readings.append((time.time(), reading))
-            self._stop.wait(self.INTERVAL_S)
-
-    def max_pct(self, start_s: float, end_s: float) -> float:
-        """Highest CPU share of one core (%) any process used between two readings in the window."""
-        times = [t for t, _ in self.readings]
-        lo, hi = bisect.bisect_left(times, start_s), bisect.bisect_right(times, end_s)
-        window = self.readings[max(0, lo - 1): hi + 1]
-        best = 0.0
-        for (t0, r0), (t1, r1) in zip(window, window[1:]):
-            for pid in set(r0) & set(r1):
-                if t1 > t0:
-                    best = max(best, 100.0 * (r1[pid] - r0[pid]) / (t1 - t0))
-        return best

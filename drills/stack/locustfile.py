@@ -10,17 +10,21 @@ with gevent (../shared/FACTS.md §9). It takes its plan from ``DRILLS_LOAD_PLAN`
   response arrived;
 * ``started-<pid>`` — when the test started in this process (epoch s).
 
-Users are closed-loop with no think time (``constant(0)``): throughput ≈ users ÷ latency; with a
-``pacing_s`` each user starts at most one request per ``pacing_s`` (``constant_pacing``).
+Users are closed-loop with no think time: throughput ≈ users ÷ latency. With a ``pacing_s`` each
+user starts one request per ``pacing_s`` at its own random phase: users ÷ pacing requests per
+second arrive spread out, whatever the latency (until a request outlasts its period).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import time
 
-from locust import FastHttpUser, LoadTestShape, constant, constant_pacing, events, task
+import gevent
+
+from locust import FastHttpUser, LoadTestShape, constant, events, task
 
 PLAN = json.loads(os.environ["DRILLS_LOAD_PLAN"])
 OUT_DIR = PLAN["out_dir"]
@@ -28,13 +32,28 @@ _rows: list[str] = []
 
 
 class DrillUser(FastHttpUser):
-    wait_time = constant_pacing(PLAN["pacing_s"]) if PLAN.get("pacing_s") else constant(0)
+    # Pacing is done in the task, not with constant_pacing: that one measures from the user's
+    # creation, so users Locust starts in one wave (it spawns once a second) would stay in phase
+    # and send in bursts. Here each user starts at a random point of its first period.
+    wait_time = constant(0)
     network_timeout = PLAN["request_timeout_s"]
     connection_timeout = PLAN["request_timeout_s"]
     max_retries = 0
 
+    def on_start(self) -> None:
+        pacing = PLAN.get("pacing_s") or 0.0
+        self._due = time.monotonic() + random.uniform(0, pacing) if pacing else 0.0
+
     @task
     def request(self) -> None:
+        pacing = PLAN.get("pacing_s") or 0.0
+        if pacing:
+            delay = self._due - time.monotonic()
+            if delay > 0:
+                gevent.sleep(delay)
+            # The next start is one period later; a user that fell behind (a request slower than
+            # its period) sends at once but never bursts to catch up.
+            self._due = max(self._due + pacing, time.monotonic())
         # Locust counts non-2xx as failures in its own stats; the drill judges from the samples.
         self.client.get(PLAN["path"], name="drill")
 
@@ -44,10 +63,12 @@ class Steps(LoadTestShape):
 
     def tick(self):  # type: ignore[no-untyped-def]
         run_time, end = self.get_run_time(), 0.0
-        for users, duration_s in PLAN["steps"]:
+        for users, duration_s, spawn_rate in PLAN["steps"]:
             end += duration_s
             if run_time < end:
-                return users, PLAN["spawn_rate"]
+                return users, spawn_rate
+        if run_time < end + PLAN.get("drain_s", 0.0):  # let the last requests complete
+            return PLAN["steps"][-1][0], PLAN["steps"][-1][2]
         return None
 
 

@@ -1,0 +1,82 @@
+"""Charts of the load-capacity drill (matplotlib's object API; deterministic PNGs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from matplotlib.figure import Figure
+
+from ..findings import Chart
+from .ladder_charts import PNG_METADATA
+
+if TYPE_CHECKING:
+    from .load_capacity import Measured, Params, Step
+
+
+def draw(params: Params, runs: dict[str, Measured], steps: list[Step], run_dir: Path) -> list[Chart]:
+    charts = []
+    if steps:
+        charts.append(_knee(params, steps, run_dir))
+    if "shedding" in runs and "no-shedding" in runs:
+        charts.append(_shedding(params, runs, run_dir))
+    return charts
+
+
+def _knee(params: Params, steps: list[Step], run_dir: Path) -> Chart:
+    from .load_capacity import knee
+
+    fig = Figure(figsize=(10.4, 4.0), dpi=100, layout="constrained")
+    left, right = fig.subplots(1, 2, sharex=True)
+    rates = [s.rate for s in steps]
+    left.plot(rates, rates, linestyle="--", color="#999999", label="offered")
+    left.plot(rates, [s.throughput_ok for s in steps], marker="o", color="#1f77b4", label="served (200s/s)")
+    left.axhline(params.capacity_rps, linestyle=":", color="#d62728",
+                 label=f"Little's-law capacity {params.capacity_rps:.0f}/s")
+    left.set_xlabel("offered rate (requests/s)")
+    left.set_ylabel("throughput (requests/s)")
+    left.set_title("Throughput against offered load")
+    for key, colour in (("p50_ms", "#2ca02c"), ("p95_ms", "#ff7f0e"), ("p99_ms", "#d62728")):
+        right.plot(rates, [getattr(s, key) for s in steps], marker="o", color=colour, label=key.replace("_ms", ""))
+    right.axhline(params.slo_p99_ms, linestyle=":", color="#555555", label=f"SLO p99 {params.slo_p99_ms:g} ms")
+    right.set_yscale("log")
+    right.set_xlabel("offered rate (requests/s)")
+    right.set_ylabel("latency (ms, log; raw samples, all answers)")
+    right.set_title("Latency percentiles against offered load")
+    k = knee(steps, params.slo_p99_ms)
+    for ax in (left, right):
+        if k is not None:
+            ax.axvline(k.rate, color="#9467bd", linewidth=1.2, label=f"knee {k.rate:g}/s")
+        ax.grid(True, linewidth=0.3)
+        ax.legend(fontsize=7, loc="upper left")
+    path = run_dir / "knee.png"
+    fig.savefig(path, metadata=PNG_METADATA)
+    return Chart("knee", path.name,
+                 "Served throughput and latency percentiles (raw samples) against the offered rate; the knee is "
+                 "the highest rate whose p99 meets the SLO.")
+
+
+def _shedding(params: Params, runs: dict[str, Measured], run_dir: Path) -> Chart:
+    fig = Figure(figsize=(10.4, 3.8), dpi=100, layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, name in zip(axes, ("no-shedding", "shedding")):
+        done = runs[name].load.step_samples(0, skip_s=params.pacing_s)
+        for label, colour, pick in (("200 (admitted)", "#1f77b4", lambda s: s.status == 200),
+                                    ("503 (shed or timed out)", "#d62728", lambda s: s.status == 503),
+                                    ("other", "#7f7f7f", lambda s: s.status not in (200, 503))):
+            values = sorted(s.latency_ms for s in done if pick(s))
+            if values:
+                ax.step(values, [(i + 1) / len(done) for i in range(len(values))], where="post", color=colour,
+                        label=f"{label}: {len(values)}")
+        ax.axvline(params.slo_p99_ms, linestyle=":", color="#555555", label=f"SLO {params.slo_p99_ms:g} ms")
+        ax.set_xscale("log")
+        ax.set_xlabel("latency (ms, log)")
+        ax.set_title(f"{name}: {params.overload_rate:g} req/s offered")
+        ax.grid(True, linewidth=0.3)
+        ax.legend(fontsize=7, loc="upper left")
+    axes[0].set_ylabel("cumulative share of all requests")
+    path = run_dir / "shedding.png"
+    fig.savefig(path, metadata=PNG_METADATA)
+    return Chart("shedding", path.name,
+                 "The same overload without and with a bounded pool queue: cumulative latency of admitted requests "
+                 "and of 503s, as a share of all requests.")
