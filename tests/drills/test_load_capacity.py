@@ -1,0 +1,36 @@
+"""The load-capacity drill end to end through papermill, with Locust's distributed mode (2 workers)."""
+
+from __future__ import annotations
+
+import pytest
+
+from drills.catalog import load_capacity
+from drills.findings import Verdict
+from drills.runner import run_notebook
+
+pytestmark = pytest.mark.slow
+
+# Four slots holding 50 ms: capacity 80 req/s. 20 and 60 req/s fit the 150 ms SLO; 100 and 120 do not.
+SMALL = {
+    "hold_s": 0.05, "workers": 2, "pool_max_size": 2, "pool_timeout_s": 0.5, "rate_steps": "20,60,100,120",
+    "step_s": 4.5, "pacing_s": 1.0, "slo_p99_ms": 150.0, "overload_rate": 160.0, "overload_s": 4.5,
+    "shed_max_waiting": 1, "locust_workers": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory, pg_binaries, nginx_binary):
+    run_dir = tmp_path_factory.mktemp("run") / "20260101T000000Z-load-capacity"
+    run_dir.mkdir()
+    return run_notebook(load_capacity, load_capacity.Params.from_mapping(SMALL), run_dir=run_dir)
+
+
+def test_notebook_finds_the_knee_and_sheds_load(small_run, no_leftovers) -> None:
+    findings = small_run.findings
+    not_held = [(f.key, f.verdict.value, f.detail) for f in findings.findings if f.verdict is not Verdict.HELD]
+    assert not not_held, not_held
+    assert findings.passed and len(findings.findings) == 6
+    knee_rows = [row for row in findings.tables["step load"][1:] if row[-1] == "knee"]
+    assert len(knee_rows) == 1 and float(knee_rows[0][0]) <= 80
+    assert [r["run"] for r in findings.observations] == ["recommended", "no-shedding", "shedding"]
+    assert {c.name for c in findings.charts} == {"knee", "shedding"}
