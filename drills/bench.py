@@ -6,6 +6,7 @@ Prints, for ``--rounds`` rounds on this machine:
 * the whole stack ready (PostgreSQL + service + nginx, each passing its readiness check), and the
   service's own boot within it;
 * the aim: stack ready ≤ 1.5 × bare PostgreSQL + the service's boot, and under 3 s;
+* Locust's achieved request rate against wrk's on the same target (wrk is the machine's ceiling);
 * the wall time of the timeout-ladder drill at its default parameters (``--no-drill`` skips it).
 
 Not part of the tests: it takes a minute or two and its numbers depend on the machine.
@@ -61,6 +62,44 @@ def stack_start() -> tuple[float, float]:
         return stack.ready_s, stack.service.ready_s or 0.0
 
 
+def find_wrk() -> str | None:
+    """wrk's path; as root on Debian/Ubuntu it is installed with apt-get when missing."""
+    if path := shutil.which("wrk"):
+        return path
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing wrk with apt-get …", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "wrk"], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, check=False)
+    return shutil.which("wrk")
+
+
+def locust_against_wrk(duration_s: float = 5.0, connections: int = 32) -> list[tuple[str, float]]:
+    """Requests/s that wrk and Locust (1 process, then 2 workers) reach on the same target."""
+    from .stack import ServiceConfig
+    from .stack.loadgen import LoadPlan, LoadStep, LocustRun
+
+    results: list[tuple[str, float]] = []
+    with local_stack(StackConfig(service=ServiceConfig(workers=2))) as stack:
+        url = f"http://127.0.0.1:{stack.proxy.port}"
+        wrk = find_wrk()
+        if wrk is None:
+            print("  wrk not found: apt-get install wrk (Debian/Ubuntu) or brew install wrk", flush=True)
+        else:
+            out = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{duration_s:g}s", f"{url}/healthz"],
+                                 capture_output=True, text=True, check=True).stdout
+            rate = next(float(line.split()[1]) for line in out.splitlines() if line.startswith("Requests/sec:"))
+            results.append(("wrk (2 threads)", rate))
+        for workers in (0, 2):
+            plan = LoadPlan(target_url=url, path="/healthz", steps=(LoadStep(connections, duration_s + 1),),
+                            workers=workers)
+            with LocustRun(plan) as locust:
+                load = locust.wait()
+            results.append((f"Locust ({workers or 1} {'workers' if workers else 'process'})",
+                            load.throughput(0, skip_s=1.0)))
+    return results
+
+
 def drill_wall_time() -> float:
     from .catalog import timeout_ladder
 
@@ -97,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {label:<48} {value:6.2f} s")
     print(f"  aim: ≤ 1.5 × bare + service boot = {budget:.2f} s and < 3 s → "
           f"{'met' if m_stack <= budget and m_stack < 3 else 'NOT met'}")
+    print("load generators against the same target (nginx → /healthz, 32 connections):", flush=True)
+    generators = locust_against_wrk()
+    ceiling = next((rate for name, rate in generators if name.startswith("wrk")), None)
+    for name, rate in generators:
+        ratio = f"  ({rate / ceiling:.0%} of wrk)" if ceiling and not name.startswith("wrk") else ""
+        print(f"  {name:<48} {rate:8.0f} req/s{ratio}")
     if not args.no_drill:
         print("running the timeout-ladder drill at its defaults …", flush=True)
         print(f"  {'timeout-ladder drill wall time':<48} {drill_wall_time():6.1f} s (aim < 90 s)")
