@@ -36,7 +36,7 @@ def _saturation(params: Params, stats: list[StepStats], run_dir: Path) -> Chart:
     left.set_title("Throughput against concurrency")
     left.legend(fontsize=7, loc="lower right")
     left.grid(True, linewidth=0.3)
-    for key, colour in (("p50_ms", "#2ca02c"), ("p95_ms", "#ff7f0e"), ("p99_ms", "#d62728")):
+    for key, colour in (("mean_ms", "#9467bd"), ("p50_ms", "#2ca02c"), ("p95_ms", "#ff7f0e"), ("p99_ms", "#d62728")):
         right.plot(users, [getattr(s, key) for s in stats], marker="o", color=colour, label=key.replace("_ms", ""))
     right.plot(users, [params.predicted_latency_s(u) * 1000 for u in users], linestyle="--", color="#555555",
                label="queue model: hold × max(1, N ÷ slots)")

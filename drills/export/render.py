@@ -13,6 +13,7 @@ from typing import Any
 from ..findings import Findings, Verdict
 
 VERDICT_MARK = {Verdict.HELD: "✅ held", Verdict.FAILED: "❌ failed", Verdict.INCONCLUSIVE: "⚠️ inconclusive"}
+OPEN_TABLE_ROWS = 12
 VERSION_ORDER = ("python", "postgresql", "nginx", "gunicorn", "uvicorn", "uvicorn-worker", "fastapi",
                  "starlette", "psycopg", "psycopg-pool", "papermill", "matplotlib", "locust")
 
@@ -57,7 +58,12 @@ def render_block(findings: Findings, figure_links: Mapping[str, str]) -> str:
         if link:
             out += [f"![{chart.caption}]({link})", "", f"*{chart.caption}*", ""]
     for name, rows in findings.tables.items():
-        out += [_details(f"Per-request summary ({name})", markdown_table(rows))]
+        # Short tables (the capacity arithmetic, the steps) stand open beside the verdicts; long
+        # per-request listings fold away.
+        if len(rows) <= OPEN_TABLE_ROWS:
+            out += [f"**{name.capitalize()}**", "", markdown_table(rows)]
+        else:
+            out += [_details(name.capitalize(), markdown_table(rows))]
     out += [_details("Parameters", markdown_table(
         [["parameter", "value"]] + [[f"`{k}`", _value(v)] for k, v in findings.parameters.items()]))]
     out += [_details("Settings read back from the running components", _settings_table(findings.settings))]
