@@ -49,5 +49,5 @@ def test_export_into_the_connection_pools_paper(small_run, tmp_path: Path) -> No
     shutil.copy(papers_dir() / pool_exhaustion.PAPER, paper)
     assert export_run(paper, small_run.run_dir).changed
     text = paper.read_text(encoding="utf-8")
-    assert "capacity arithmetic" in text and "recommended.capacity-littles-law" in text
+    assert "**Capacity arithmetic**" in text and "recommended.capacity-littles-law" in text
     assert not export_run(paper, small_run.run_dir).changed
