@@ -9,7 +9,7 @@ VPY    := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup verify test lab bench clean distclean
+.PHONY: help setup verify test check-papers lab bench clean distclean
 
 help: ## list the targets
 	@echo "make <target>:"
@@ -43,6 +43,9 @@ verify: setup ## run every drill: drills verify
 test: setup ## run the tests (PYTEST_ARGS='-k name -x' passes through)
 	@$(VPY) -m drills.sysdeps
 	$(VPY) -m pytest $(PYTEST_ARGS)
+
+check-papers: setup ## check every code block of the papers with its own tool, and their structure
+	$(VENV)/bin/drills check-papers
 
 lab: setup ## open the notebooks in JupyterLab (LAB_ARGS passes through)
 	@$(VPY) -m ipykernel install --sys-prefix --name drills --display-name "Python (drills)"

@@ -80,6 +80,28 @@ def list_drills() -> None:
             click.echo(f"    {name:<36} {kind.__name__:<6} {getattr(defaults, name)!r}")
 
 
+@main.command("check-papers")
+@click.argument("papers", nargs=-1, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("-v", "--verbose", "show_blocks", is_flag=True, help="List every block and how it was checked.")
+def check_papers_command(papers: tuple[Path, ...], show_blocks: bool) -> None:
+    """Check every code block of the papers with its own tool, and the template's structure."""
+    from .papercheck import check_papers
+
+    try:
+        report = check_papers(papers or sorted(papers_dir().glob("*.md")))
+    except DrillsError as exc:
+        _fail(exc)
+    if show_blocks:
+        for where, kind, how in report.blocks:
+            click.echo(f"  {where:<28} {kind:<7} {how}")
+    for problem in report.problems:
+        click.echo(str(problem), err=True)
+    checked = sum(1 for _, _, how in report.blocks if not how.startswith(("not ", "unknown")))
+    click.echo(f"{len(report.blocks)} blocks ({checked} checked by their tool), "
+               f"{len(report.problems)} problem(s)")
+    sys.exit(EXIT_PASSED if report.ok else EXIT_FAILED)
+
+
 @main.command()
 def clean() -> None:
     """End and remove what killed runs left behind (processes, temp dirs), and say what."""

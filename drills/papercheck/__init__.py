@@ -1,0 +1,36 @@
+"""``drills check-papers``: every code block checked by its own tool, and the template's demands.
+
+``check_papers(paths)`` returns a Report; each problem names the paper, the line and the tool's
+own message. Blocks that cannot be checked say why, in an explicit ``<!-- check: skip — why -->``
+marker on the line before the fence, and are listed as such, never passed over silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from .blocks import Block, code_blocks, word_count
+from .consistency import check_quoted_defaults
+from .report import Problem, Report
+from .structure import check_structure
+from .tools import BlockChecker
+
+__all__ = ["Block", "Problem", "Report", "check_papers", "code_blocks", "word_count"]
+
+
+def check_papers(papers: Iterable[Path]) -> Report:
+    from .. import catalog
+
+    drills = catalog.all_drills()
+    report = Report()
+    with BlockChecker() as checker:
+        for paper in papers:
+            text = paper.read_text(encoding="utf-8")
+            report.problems += check_structure(paper, text, {d.NAME for d in drills})
+            report.problems += check_quoted_defaults(paper, text, [d for d in drills if d.PAPER == paper.name])
+            for block in code_blocks(paper, text):
+                how, problems = checker.check(block)
+                report.blocks.append((f"{paper.name}:{block.line}", block.kind or "(none)", how))
+                report.problems += problems
+    return report
