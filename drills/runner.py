@@ -22,11 +22,21 @@ from .paths import notebooks_dir, project_root, runs_dir
 KERNEL = "python3"
 
 
-def _ipc_kernel_manager() -> type:
-    """A kernel manager that talks to the kernel over Unix sockets, not loopback TCP ports.
+#: Kernels this process started and has not shut down yet (their pids).
+_live_kernels: set[int] = set()
+#: How long an interrupted drill may take to stop its stack before its kernel is killed.
+UNWIND_S = 30.0
+#: Where the kernel process's own stderr goes (its log lines, not the notebook's outputs).
+_kernel_log: list[Path] = []
 
-    Nothing else on the machine can connect to it, it takes no ports from the drills, and
-    ipykernel stops warning that the kernel "is running over TCP without encryption".
+
+def _ipc_kernel_manager() -> type:
+    """A kernel manager that talks to the kernel over Unix sockets and remembers its pid.
+
+    Unix sockets: nothing else on the machine can connect, no ports are taken from the drills, and
+    ipykernel stops warning that the kernel "is running over TCP without encryption". The pid: if
+    ``drills run`` is interrupted, papermill's own clean-up never runs, and :func:`_stop_kernels`
+    interrupts the kernel itself so the drill unwinds and stops its stack.
     """
     import tempfile
     import uuid
@@ -39,7 +49,50 @@ def _ipc_kernel_manager() -> type:
             kwargs.setdefault("ip", f"{tempfile.gettempdir()}/drills-kernel-{uuid.uuid4().hex[:8]}")
             super().__init__(**kwargs)
 
+        async def _async_pre_start_kernel(self, **kwargs: object):  # type: ignore[no-untyped-def]
+            command, kw = await super()._async_pre_start_kernel(**kwargs)
+            if _kernel_log:
+                kw["stderr"] = open(_kernel_log[-1], "ab")  # noqa: SIM115 - the kernel process holds it
+            return command, kw
+
+        async def _async_post_start_kernel(self, **kwargs: object) -> None:
+            await super()._async_post_start_kernel(**kwargs)
+            if self.provisioner is not None and getattr(self.provisioner, "pid", None):
+                _live_kernels.add(int(self.provisioner.pid))
+
+        async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+            if self.provisioner is not None and getattr(self.provisioner, "pid", None):
+                _live_kernels.discard(int(self.provisioner.pid))
+            await super()._async_shutdown_kernel(now=now, restart=restart)
+
     return IPCKernelManager
+
+
+def _stop_kernels() -> None:
+    """Interrupt each live kernel (a KeyboardInterrupt in the drill's cell, so its stacks unwind
+    and stop), wait until it has released its temp dirs, then end it."""
+    import os
+    import signal
+
+    from .stack.leftovers import owned_by
+
+    for pid in list(_live_kernels):
+        try:
+            os.kill(pid, signal.SIGINT)
+        except ProcessLookupError:
+            _live_kernels.discard(pid)
+            continue
+        deadline = time.monotonic() + UNWIND_S
+        time.sleep(0.5)
+        while owned_by(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                break
+            time.sleep(1.0)
+        _live_kernels.discard(pid)
 
 
 def new_run_dir(drill: str, parent: Path | None = None) -> Path:
@@ -89,6 +142,7 @@ def run_notebook(drill: ModuleType, params: DrillParams, *, run_dir: Path | None
     output = run_dir / drill.NOTEBOOK
     started = time.monotonic()
     logging.getLogger("papermill").setLevel(logging.INFO)
+    _kernel_log.append(run_dir / "kernel.log")
     try:
         papermill.execute_notebook(
             str(source),
@@ -105,4 +159,15 @@ def run_notebook(drill: ModuleType, params: DrillParams, *, run_dir: Path | None
         raise NotebookError(drill.NAME, str(output), f"{exc.ename}: {exc.evalue}") from None
     except Exception as exc:  # noqa: BLE001 - kernel start, cell timeout, I/O: all end the run
         raise NotebookError(drill.NAME, str(output), f"{type(exc).__name__}: {exc}") from exc
+    except BaseException:
+        # Ctrl-C or SIGTERM: papermill's clean-up will not run; stop the drill's stack ourselves.
+        logging.getLogger("drills").warning("interrupted: stopping %s and its stack …", drill.NAME)
+        _stop_kernels()
+        raise
+    finally:
+        _kernel_log.pop()
+        from .stack.leftovers import sweep
+
+        for line in sweep():
+            logging.getLogger("drills").warning("removed leftovers: %s", line)
     return RunResult(drill.NAME, run_dir, output, Findings.load(run_dir), time.monotonic() - started)

@@ -308,11 +308,15 @@ def run_ladder(stack: LocalStack, ladder: Ladder, params: Params, progress: Prog
                         ladder.client_timeout_s, wait_server_s)
             for obs in plan
         ]
-        for future in concurrent.futures.as_completed(futures):
-            done.append(future.result())
-            watch.check()
-            if len(done) % 5 == 0 or len(done) == len(plan):
-                progress(f"  {ladder.name}: {len(done)}/{len(plan)} requests, {time.monotonic() - started:.1f} s")
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                done.append(future.result())
+                watch.check()
+                if len(done) % 5 == 0 or len(done) == len(plan):
+                    progress(f"  {ladder.name}: {len(done)}/{len(plan)} requests, {time.monotonic() - started:.1f} s")
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # interrupted: send nothing more
+            raise
         watch.wait_until_no_query({o.tag for o in plan}, wait_server_s)
     for obs in plan:
         sighting = watch.sightings.get(obs.tag)

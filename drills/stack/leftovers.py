@@ -58,6 +58,20 @@ def sweep(temp_root: Path | None = None) -> list[str]:
     return removed
 
 
+def owned_by(pid: int, temp_root: Path | None = None) -> list[Path]:
+    """The stack temp dirs that process ``pid`` claimed and still has."""
+    root = temp_root or Path(tempfile.gettempdir())
+    owned = []
+    for directory in root.iterdir() if root.is_dir() else []:
+        if directory.name.startswith(PREFIXES):
+            try:
+                if int((directory / OWNER_FILE).read_text().split()[0]) == pid:
+                    owned.append(directory)
+            except (OSError, ValueError, IndexError):
+                continue
+    return owned
+
+
 def _owner_alive(directory: Path) -> bool:
     try:
         pid_text, ticks = (directory / OWNER_FILE).read_text().split()[:2]
