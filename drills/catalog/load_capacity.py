@@ -14,24 +14,21 @@ omission of a closed loop. Two stacks:
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import provenance
 from ..errors import ParameterError
 from ..findings import AtLeast, AtMost, Finding, Findings, Hypothesis, Verdict
 from ..params import DrillParams, require_between, require_choices
-from ..paths import project_root
 from ..stack import LocalStack, ProxyConfig, ServiceConfig, StackConfig, local_stack
 from ..stack.cpu import CpuSampler, children
 from ..stack.loadgen import SATURATED_CPU_PCT, LoadPlan, LoadResult, LoadStep, LocustRun
 from ..stats import percentile, share, span
 from ..watch import PoolReading, PoolWatch
 from . import load_charts
+from .common import Progress, Recorder
 
 NAME = "load-capacity"
 PAPER = "load-testing.md"
@@ -39,7 +36,6 @@ NOTEBOOK = "load-capacity.ipynb"
 CONFIGURATIONS = ("recommended", "shedding")
 MIN_IN_FLIGHT = 4.0  # below this many requests in flight, Little's law is not judged (see judge)
 
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -362,49 +358,33 @@ def judge(params: Params, runs: dict[str, Measured]) -> list[Finding]:
 
 def run(params: Params, run_dir: Path | str, progress: Progress | None = None) -> Findings:
     """Run the drill, write ``findings.json`` and the charts into ``run_dir``, return the findings."""
-    say = progress or _print
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    started_at, clock = provenance.utc_now(), time.monotonic()
+    rec = Recorder(NAME, PAPER, run_dir, progress)
     runs: dict[str, Measured] = {}
-    components: dict[str, str] = {}
     selected = params.selected_configurations()
     for index, name in enumerate(selected, 1):
-        say(f"[{NAME}] {index}/{len(selected)} {name}: starting PostgreSQL, Gunicorn and nginx …")
+        rec.starting(index, len(selected), name)
         with local_stack(stack_config(params, shedding=name == "shedding")) as stack:
-            say(f"  {name}: stack ready in {stack.ready_s:.2f} s (proxy on 127.0.0.1:{stack.proxy.port})")
-            settings = stack.read_back()
-            components = {"postgresql": settings["postgres"]["server_version"], "nginx": stack.proxy.binary.version}
+            settings = rec.stack_ready(name, stack)
             if name == "recommended":
-                runs[name] = measure(stack, params, name, params.rates(), params.step_s, say)
-                runs[name].settings = settings
+                runs[name] = measure(stack, params, name, params.rates(), params.step_s, rec.say)
                 runs["no-shedding"] = measure(stack, params, "no-shedding", [params.overload_rate],
-                                              params.overload_s, say)
+                                              params.overload_s, rec.say)
             else:
-                runs[name] = measure(stack, params, name, [params.overload_rate], params.overload_s, say)
-                runs[name].settings = settings
-        say(f"  {name}: stack stopped")
-    say(f"[{NAME}] judging …")
+                runs[name] = measure(stack, params, name, [params.overload_rate], params.overload_s, rec.say)
+            runs[name].settings = settings
+        rec.say(f"  {name}: stack stopped")
+    rec.say(f"[{NAME}] judging …")
     steps = steps_of(runs["recommended"], params) if "recommended" in runs else []
-    findings = Findings(
-        drill=NAME, paper=PAPER, run_id=run_dir.name, started_at=started_at, finished_at=provenance.utc_now(),
-        parameters=params.to_dict(),
-        provenance={**provenance.collect(project_root(), **components),
-                    "measuring_s": round(time.monotonic() - clock, 2)},
+    return rec.finish(
+        params,
         settings={name: m.settings for name, m in runs.items() if m.settings},
         findings=judge(params, runs),
         tables={"step load": steps_table(steps, params), "overload": overload_table(runs, params)},
         observations=[{"run": m.name, "rates": m.rates, "locust_cpu_pct": m.load.step_cpu_pct,
                        "service_cpu_pct": m.service_cpu_pct, "locust_warnings": m.load.warnings,
                        "samples": len(m.load.samples)} for m in runs.values()],
+        draw=lambda _findings, out: load_charts.draw(params, runs, steps, out),
     )
-    findings.charts = load_charts.draw(params, runs, steps, run_dir)
-    findings.save(run_dir)
-    counts = findings.counts()
-    say(f"[{NAME}] {'PASSED' if findings.passed else 'FAILED'}: "
-        + ", ".join(f"{n} {v.value}" for v, n in counts.items())
-        + f" in {time.monotonic() - clock:.1f} s; findings in {run_dir}")
-    return findings
 
 
 def steps_table(steps: list[Step], params: Params) -> list[list[str]]:
@@ -435,7 +415,3 @@ def overload_table(runs: dict[str, Measured], params: Params) -> list[list[str]]
                      f"{percentile([s.latency_ms for s in done], 99):.0f}", f"{percentile(ok, 99):.0f}",
                      f"{m.load.step_cpu_pct[0]:.0f}"])
     return rows
-
-
-def _print(message: str) -> None:
-    print(message, flush=True)

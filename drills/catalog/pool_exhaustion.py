@@ -23,23 +23,21 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from .. import provenance
 from ..errors import ParameterError
 from ..findings import AtLeast, AtMost, Finding, Findings, Hypothesis, Within
 from ..params import DrillParams, require_between, require_choices, require_positive
-from ..paths import project_root
 from ..stack import LocalStack, PostgresConfig, ProxyConfig, ServiceConfig, StackConfig, local_stack
 from ..stack.loadgen import SATURATED_CPU_PCT, LoadPlan, LoadResult, LoadStep, LocustRun, Sample
 from ..stats import percentile, share, span
 from ..watch import PoolReading, PoolWatch
 from . import pool_charts
+from .common import Progress, Recorder
 
 NAME = "pool-exhaustion"
 PAPER = "connection-pools.md"
@@ -49,7 +47,6 @@ SUPERUSER_RESERVED = 3  # PostgreSQL's default superuser_reserved_connections (r
 DRILL_CONNECTIONS = 2  # the drill's own superuser connections (sampler, admin probe)
 PLATEAU_FACTOR = 4  # steps with at least this many users per pool slot are judged against capacity
 
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -451,46 +448,29 @@ def _peak_states(run: Run) -> str:
 
 def run(params: Params, run_dir: Path | str, progress: Progress | None = None) -> Findings:
     """Run the drill, write ``findings.json`` and the charts into ``run_dir``, return the findings."""
-    say = progress or _print
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    started_at, clock = provenance.utc_now(), time.monotonic()
+    rec = Recorder(NAME, PAPER, run_dir, progress)
     runs: dict[str, Run] = {}
-    components: dict[str, str] = {}
     selected = params.selected_configurations()
     for index, name in enumerate(selected, 1):
-        say(f"[{NAME}] {index}/{len(selected)} {name}: starting PostgreSQL, Gunicorn and nginx …")
+        rec.starting(index, len(selected), name)
         with local_stack(stack_config(params, name)) as stack:
-            say(f"  {name}: stack ready in {stack.ready_s:.2f} s (proxy on 127.0.0.1:{stack.proxy.port})")
-            settings = stack.read_back()
-            components = {"postgresql": settings["postgres"]["server_version"], "nginx": stack.proxy.binary.version}
-            result = run_configuration(stack, params, name, say)
-            result.settings = settings
-            runs[name] = result
-        say(f"  {name}: {len(result.load.samples)} requests; stack stopped")
-    say(f"[{NAME}] judging …")
+            settings = rec.stack_ready(name, stack)
+            runs[name] = run_configuration(stack, params, name, rec.say)
+            runs[name].settings = settings
+        rec.say(f"  {name}: {len(runs[name].load.samples)} requests; stack stopped")
+    rec.say(f"[{NAME}] judging …")
     stats = step_stats(runs["recommended"], params) if "recommended" in runs else []
-    findings = Findings(
-        drill=NAME, paper=PAPER, run_id=run_dir.name, started_at=started_at, finished_at=provenance.utc_now(),
-        parameters=params.to_dict(),
-        provenance={**provenance.collect(project_root(), **components),
-                    "measuring_s": round(time.monotonic() - clock, 2)},
+    return rec.finish(
+        params,
         settings={name: r.settings for name, r in runs.items()},
         findings=judge(params, runs),
         tables={"capacity arithmetic": capacity_table(params), "saturation steps": steps_table(stats)},
         observations=[{"configuration": r.name, "users": r.users, "step_cpu_pct": r.load.step_cpu_pct,
                        "locust_warnings": r.load.warnings, "refused_in_log": r.refused_in_log,
-                       "admin_probes": r.admin_probes,
-                       "readings": [asdict(x) for x in r.readings],
+                       "admin_probes": r.admin_probes, "readings": [asdict(x) for x in r.readings],
                        "samples": len(r.load.samples)} for r in runs.values()],
+        draw=lambda _findings, out: pool_charts.draw(params, runs, stats, out),
     )
-    findings.charts = pool_charts.draw(params, runs, stats, run_dir)
-    findings.save(run_dir)
-    counts = findings.counts()
-    say(f"[{NAME}] {'PASSED' if findings.passed else 'FAILED'}: "
-        + ", ".join(f"{n} {v.value}" for v, n in counts.items())
-        + f" in {time.monotonic() - clock:.1f} s; findings in {run_dir}")
-    return findings
 
 
 def capacity_table(params: Params) -> list[list[str]]:
@@ -526,7 +506,3 @@ def steps_table(stats: list[StepStats]) -> list[list[str]]:
                      ", ".join(f"{k} ×{v}" for k, v in sorted(s.statuses.items())), f"{s.max_waiting:.0f}",
                      str(s.max_server), f"{s.locust_cpu_pct:.0f}"])
     return rows
-
-
-def _print(message: str) -> None:
-    print(message, flush=True)

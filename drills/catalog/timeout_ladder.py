@@ -27,21 +27,19 @@ import statistics
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import provenance
 from ..findings import AtLeast, AtMost, Finding, Findings, Hypothesis
 from ..errors import ParameterError
 from ..params import DrillParams, require_between, require_choices, require_less, require_positive
-from ..paths import project_root
 from ..stats import share, span
 from ..stack import LocalStack, PostgresConfig, ProxyConfig, ServiceConfig, StackConfig, local_stack
 from ..stack.http import HttpResult, http_get
 from ..watch import ServerWatch
 from . import ladder_charts
+from .common import Progress, Recorder
 
 NAME = "timeout-ladder"
 PAPER = "timeout-ladders.md"
@@ -49,7 +47,6 @@ NOTEBOOK = "timeout-ladder.ipynb"
 CONFIGURATIONS = ("recommended", "inverted", "heartbeat")
 PLACEMENTS = ("db", "app", "split")
 
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -483,31 +480,23 @@ def judge(params: Params, observations: list[Observation], evidence: dict[str, A
 
 def run(params: Params, run_dir: Path | str, progress: Progress | None = None) -> Findings:
     """Run the drill, write ``findings.json`` and the charts into ``run_dir``, return the findings."""
-    say = progress or _print
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    started_at = provenance.utc_now()
-    clock = time.monotonic()
+    rec = Recorder(NAME, PAPER, run_dir, progress)
     observations: list[Observation] = []
     settings: dict[str, Any] = {}
     evidence: dict[str, Any] = {}
-    components: dict[str, str] = {}
     selected = params.selected_configurations()
     try:
         for index, name in enumerate(selected, 1):
             ladder = ladders(params).get(name) or heartbeat_ladder(params)
             gunicorn_timeout = params.gunicorn_timeout_s if name == "heartbeat" else 30
-            say(f"[{NAME}] {index}/{len(selected)} {name}: starting PostgreSQL, Gunicorn and nginx …")
+            rec.starting(index, len(selected), name)
             with local_stack(stack_config(params, ladder, gunicorn_timeout_s=gunicorn_timeout)) as stack:
-                say(f"  {name}: stack ready in {stack.ready_s:.2f} s (proxy on 127.0.0.1:{stack.proxy.port})")
-                settings[name] = {"ladder_s": dataclasses.asdict(ladder), **stack.read_back()}
-                components = {"postgresql": settings[name]["postgres"]["server_version"],
-                              "nginx": stack.proxy.binary.version}
+                settings[name] = {"ladder_s": dataclasses.asdict(ladder), **rec.stack_ready(name, stack)}
                 if name == "heartbeat":
-                    observations += run_heartbeat(stack, params, say)
+                    observations += run_heartbeat(stack, params, rec.say)
                     samples = 0
                 else:
-                    batch, samples = run_ladder(stack, ladder, params, say)
+                    batch, samples = run_ladder(stack, ladder, params, rec.say)
                     observations += batch
                 evidence[name] = {
                     "upstream_timeouts": stack.proxy.error_log().count("upstream timed out"),
@@ -515,34 +504,21 @@ def run(params: Params, run_dir: Path | str, progress: Progress | None = None) -
                     "worker_timeouts": stack.service.log_text().count("WORKER TIMEOUT"),
                     "activity_samples": samples,
                 }
-            say(f"  {name}: stack stopped")
+            rec.say(f"  {name}: stack stopped")
     except BaseException:
         # Keep what was measured, then let the error through.
-        (run_dir / "partial-observations.json").write_text(
+        (rec.run_dir / "partial-observations.json").write_text(
             json.dumps([dataclasses.asdict(o) for o in observations], indent=1, default=str))
         raise
-    say(f"[{NAME}] judging {len(observations)} requests …")
-    findings = Findings(
-        drill=NAME,
-        paper=PAPER,
-        run_id=run_dir.name,
-        started_at=started_at,
-        finished_at=provenance.utc_now(),
-        parameters=params.to_dict(),
-        provenance={**provenance.collect(project_root(), **components),
-                    "measuring_s": round(time.monotonic() - clock, 2)},
+    rec.say(f"[{NAME}] judging {len(observations)} requests …")
+    return rec.finish(
+        params,
         settings={**settings, "evidence": evidence},
         findings=judge(params, observations, evidence),
         tables={"requests": request_table(observations)},
         observations=[_jsonable(dataclasses.asdict(o)) for o in observations],
+        draw=lambda findings, out: ladder_charts.draw(findings, observations, ladders(params), params, out),
     )
-    findings.charts = ladder_charts.draw(findings, observations, ladders(params), params, run_dir)
-    findings.save(run_dir)
-    counts = findings.counts()
-    say(f"[{NAME}] {'PASSED' if findings.passed else 'FAILED'}: "
-        + ", ".join(f"{n} {v.value}" for v, n in counts.items())
-        + f" in {time.monotonic() - clock:.1f} s; findings in {run_dir}")
-    return findings
 
 
 def request_table(observations: list[Observation]) -> list[list[str]]:
@@ -567,7 +543,3 @@ def request_table(observations: list[Observation]) -> list[list[str]]:
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
-
-
-def _print(message: str) -> None:
-    print(message, flush=True)

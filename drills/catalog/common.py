@@ -1,0 +1,65 @@
+"""What every drill's ``run()`` does around its own measuring: progress, timing, read-back, findings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .. import provenance
+from ..findings import Chart, Finding, Findings
+from ..params import DrillParams
+from ..paths import project_root
+from ..stack import LocalStack
+
+Progress = Callable[[str], None]
+
+
+def print_progress(message: str) -> None:
+    print(message, flush=True)
+
+
+class Recorder:
+    """Times one drill run, reports progress, and assembles and saves its Findings.
+
+    ``run_dir`` is created; ``say`` prints progress lines (or forwards them to a caller's callback).
+    """
+
+    def __init__(self, drill: str, paper: str, run_dir: Path | str, progress: Progress | None = None) -> None:
+        self.drill, self.paper = drill, paper
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.say: Progress = progress or print_progress
+        self.started_at = provenance.utc_now()
+        self._clock = time.monotonic()
+        self._components: dict[str, str] = {}
+
+    def starting(self, index: int, total: int, name: str) -> None:
+        self.say(f"[{self.drill}] {index}/{total} {name}: starting PostgreSQL, Gunicorn and nginx …")
+
+    def stack_ready(self, name: str, stack: LocalStack) -> dict[str, Any]:
+        """Report the stack ready and return what its components run with (read back)."""
+        self.say(f"  {name}: stack ready in {stack.ready_s:.2f} s (proxy on 127.0.0.1:{stack.proxy.port})")
+        settings = stack.read_back()
+        self._components = {"postgresql": settings["postgres"]["server_version"], "nginx": stack.proxy.binary.version}
+        return settings
+
+    def finish(self, params: DrillParams, *, settings: dict[str, Any], findings: list[Finding],
+               tables: dict[str, list[list[str]]], observations: list[dict[str, Any]],
+               draw: Callable[[Findings, Path], list[Chart]]) -> Findings:
+        """Assemble the findings, draw the charts, save ``findings.json``, and say the outcome."""
+        result = Findings(
+            drill=self.drill, paper=self.paper, run_id=self.run_dir.name, started_at=self.started_at,
+            finished_at=provenance.utc_now(), parameters=params.to_dict(),
+            provenance={**provenance.collect(project_root(), **self._components),
+                        "measuring_s": round(time.monotonic() - self._clock, 2)},
+            settings=settings, findings=findings, tables=tables, observations=observations,
+        )
+        result.charts = draw(result, self.run_dir)
+        result.save(self.run_dir)
+        counts = result.counts()
+        self.say(f"[{self.drill}] {'PASSED' if result.passed else 'FAILED'}: "
+                 + ", ".join(f"{n} {v.value}" for v, n in counts.items())
+                 + f" in {time.monotonic() - self._clock:.1f} s; findings in {self.run_dir}")
+        return result
