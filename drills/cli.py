@@ -88,7 +88,7 @@ def check_papers_command(papers: tuple[Path, ...], show_blocks: bool) -> None:
     from .papercheck import check_papers
 
     try:
-        report = check_papers(papers or sorted(papers_dir().glob("*.md")))
+        report = check_papers(papers or sorted(p for p in papers_dir().glob("*.md") if p.name != "README.md"))
     except DrillsError as exc:
         _fail(exc)
     if show_blocks:
@@ -100,6 +100,45 @@ def check_papers_command(papers: tuple[Path, ...], show_blocks: bool) -> None:
     click.echo(f"{len(report.blocks)} blocks ({checked} checked by their tool), "
                f"{len(report.problems)} problem(s)")
     sys.exit(EXIT_PASSED if report.ok else EXIT_FAILED)
+
+
+@main.command()
+@click.argument("drill_name", metavar="[DRILL]", required=False)
+@click.option("-n", "--last", default=20, show_default=True, help="How many runs to show.")
+def history(drill_name: str | None, last: int) -> None:
+    """The drill runs recorded in runs/history.jsonl, newest last, with changed verdicts marked."""
+    from .history import changed_verdicts, entries
+
+    rows = entries(runs_dir(), drill_name)
+    previous: dict[str, dict] = {}
+    lines = []
+    for entry in rows:
+        verdicts = list(entry["verdicts"].values())
+        changed = changed_verdicts(previous.get(entry["drill"]), entry)
+        previous[entry["drill"]] = entry
+        lines.append(f"{entry['finished_at']}  {entry['drill']:<16} {'PASSED' if entry['passed'] else 'FAILED'}  "
+                     f"{verdicts.count('held')} held, {verdicts.count('failed')} failed, "
+                     f"{verdicts.count('inconclusive')} inconclusive  {entry['commit']}"
+                     + (f"\n    changed: {'; '.join(changed)}" if changed else ""))
+    for line in lines[-last:]:
+        click.echo(line)
+    if not rows:
+        click.echo(f"no runs recorded in {runs_dir() / 'history.jsonl'} yet; run `drills verify`")
+
+
+@main.command()
+@click.option("--max-age-days", default=7.0, show_default=True, help="Older verifications count as stale.")
+def status(max_age_days: float) -> None:
+    """For each paper: last verified, hypotheses held, and whether it is stale. Exit 1 if any is."""
+    from .history import paper_status
+
+    stale = False
+    for drill in catalog.all_drills():
+        state = paper_status(papers_dir() / drill.PAPER, drill.NAME, max_age_days)
+        stale = stale or bool(state.stale)
+        click.echo(f"{state.paper:<22} {state.drill:<16} {state.verified_at or 'never':<21} "
+                   f"{state.held}/{state.total} held  " + ("STALE: " + "; ".join(state.stale) if state.stale else "fresh"))
+    sys.exit(EXIT_FAILED if stale else EXIT_PASSED)
 
 
 @main.command()
@@ -189,6 +228,9 @@ def verify(drill_names: tuple[str, ...], params: tuple[str, ...], kernel: str) -
 def _export(drills: Sequence[ModuleType]) -> None:
     for drill in drills:
         _report(export_run(papers_dir() / drill.PAPER, latest_run(drill.NAME, runs_dir())))
+    from .export.index import write_index
+
+    write_index(papers_dir(), catalog.all_drills())
 
 
 def _report(exported: Exported) -> None:

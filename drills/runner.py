@@ -170,4 +170,8 @@ def run_notebook(drill: ModuleType, params: DrillParams, *, run_dir: Path | None
 
         for line in sweep():
             logging.getLogger("drills").warning("removed leftovers: %s", line)
-    return RunResult(drill.NAME, run_dir, output, Findings.load(run_dir), time.monotonic() - started)
+    findings = Findings.load(run_dir)
+    from .history import record
+
+    record(findings, run_dir.parent)  # runs/history.jsonl beside the run folders
+    return RunResult(drill.NAME, run_dir, output, findings, time.monotonic() - started)

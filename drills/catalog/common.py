@@ -45,6 +45,14 @@ class Recorder:
         self._components = {"postgresql": settings["postgres"]["server_version"], "nginx": stack.proxy.binary.version}
         return settings
 
+    def _paper_sha256(self) -> str | None:
+        """The paper's prose as the drill ran: `drills status` calls the paper stale if it changes."""
+        from ..history import prose_sha256
+        from ..paths import papers_dir
+
+        paper = papers_dir() / self.paper
+        return prose_sha256(paper.read_text(encoding="utf-8")) if paper.exists() else None
+
     def finish(self, params: DrillParams, *, settings: dict[str, Any], findings: list[Finding],
                tables: dict[str, list[list[str]]], observations: list[dict[str, Any]],
                draw: Callable[[Findings, Path], list[Chart]]) -> Findings:
@@ -53,7 +61,8 @@ class Recorder:
             drill=self.drill, paper=self.paper, run_id=self.run_dir.name, started_at=self.started_at,
             finished_at=provenance.utc_now(), parameters=params.to_dict(),
             provenance={**provenance.collect(project_root(), **self._components),
-                        "measuring_s": round(time.monotonic() - self._clock, 2)},
+                        "measuring_s": round(time.monotonic() - self._clock, 2),
+                        "paper_prose_sha256": self._paper_sha256()},
             settings=settings, findings=findings, tables=tables, observations=observations,
         )
         result.charts = draw(result, self.run_dir)

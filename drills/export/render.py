@@ -74,6 +74,9 @@ def render_block(findings: Findings, figure_links: Mapping[str, str]) -> str:
          ["platform", str(prov.get("platform", "unknown"))],
          ["measuring time", f"{prov.get('measuring_s', '?')} s"]]
         + [[name, str(versions[name])] for name in ordered]))]
+    if prov.get("paper_prose_sha256"):
+        # Read back by `drills status`: the paper's prose when this run verified it.
+        out += [f"<!-- verified-prose-sha256: {prov['paper_prose_sha256']} -->"]
     return "\n".join(out).rstrip("\n") + "\n"
 
 

@@ -1,0 +1,76 @@
+"""Run history, paper staleness and the generated papers/README.md."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from drills.catalog import timeout_ladder
+from drills.export import splice
+from drills.export.index import write_index
+from drills.export.render import render_block
+from drills.findings import AtLeast, Findings, Hypothesis
+from drills.history import changed_verdicts, entries, paper_status, prose_sha256, record
+
+PAPER = """# A paper
+
+Some prose.
+
+<!-- verified:timeout-ladder:begin -->
+
+<!-- verified:timeout-ladder:end -->
+
+More prose.
+"""
+
+
+def findings(observed: float, *, sha: str | None = None, started: str = "2026-11-27T08:00:00Z") -> Findings:
+    h = Hypothesis("recommended.x", "claim", AtLeast(100, "%"), recommended=True)
+    return Findings(drill="timeout-ladder", paper="a.md", run_id=f"run-{observed:g}", started_at=started,
+                    finished_at=started, parameters={"p": 1},
+                    provenance={"commit": "abc", **({"paper_prose_sha256": sha} if sha else {})},
+                    settings={}, findings=[h.judge(observed, 3)])
+
+
+def test_history_appends_one_line_per_run_and_marks_changed_verdicts(tmp_path: Path) -> None:
+    record(findings(100), tmp_path)
+    record(findings(50), tmp_path)
+    (tmp_path / "history.jsonl").open("a").write('{"torn": \n')  # a half-written line is skipped
+    got = entries(tmp_path)
+    assert [e["verdicts"]["recommended.x"] for e in got] == ["held", "failed"]
+    assert got[1]["headline"]["recommended.x"] == 50 and got[1]["passed"] is False
+    assert changed_verdicts(got[0], got[1]) == ["recommended.x: held → failed"]
+    assert changed_verdicts(None, got[0]) == []
+    assert all(json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()[:2])
+
+
+def exported(tmp_path: Path, f: Findings) -> Path:
+    paper = tmp_path / "a.md"
+    paper.write_text(splice(PAPER, "timeout-ladder", render_block(f, {})), encoding="utf-8")
+    return paper
+
+
+def test_a_paper_is_fresh_until_its_prose_changes_or_it_ages(tmp_path: Path) -> None:
+    paper = exported(tmp_path, findings(100, sha=prose_sha256(PAPER)))
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    fresh = paper_status(paper, "timeout-ladder", max_age_days=7, now=now)
+    assert fresh.stale == [] and (fresh.held, fresh.total) == (1, 1) and fresh.run_id == "run-100"
+    assert paper_status(paper, "timeout-ladder", 7, now=now + timedelta(days=30)).stale == [
+        "verified 31 days ago (more than 7)"]
+    paper.write_text(paper.read_text().replace("More prose.", "Changed prose."), encoding="utf-8")
+    assert paper_status(paper, "timeout-ladder", 7, now=now).stale == ["prose changed after the verification"]
+
+
+def test_a_paper_never_verified_is_stale(tmp_path: Path) -> None:
+    paper = tmp_path / "a.md"
+    paper.write_text(PAPER, encoding="utf-8")
+    assert paper_status(paper, "timeout-ladder", 7).stale == ["never verified"]
+
+
+def test_the_index_lists_each_paper_with_its_verification(tmp_path: Path) -> None:
+    exported(tmp_path, findings(100, sha=prose_sha256(PAPER))).rename(tmp_path / timeout_ladder.PAPER)
+    assert write_index(tmp_path, [timeout_ladder])
+    text = (tmp_path / "README.md").read_text()
+    assert "| [A paper](timeout-ladders.md) | `timeout-ladder` | 2026-11-27T08:00:00Z | 1/1 | verified |" in text
+    assert not write_index(tmp_path, [timeout_ladder]), "a second write changes nothing"
