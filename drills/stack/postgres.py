@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from ..errors import ComponentError
 from .binaries import PostgresBinaries, find_postgres
@@ -63,7 +64,9 @@ class PostgresCluster(Component):
         super().__init__()
         self.config = config
         self.binaries = binaries or find_postgres()
-        self._password = secrets.token_urlsafe(18)
+        # Random per cluster; DRILLS_DB_PASSWORD pins it, so a test can plant a known secret and
+        # search every output for it.
+        self._password = os.environ.get("DRILLS_DB_PASSWORD") or secrets.token_urlsafe(18)
 
     # -- paths and connection strings ---------------------------------------------------------
 
@@ -82,10 +85,8 @@ class PostgresCluster(Component):
     @property
     def app_conninfo(self) -> str:
         """libpq conninfo for the ``app`` role over TCP. Contains the password: keep it secret."""
-        return (
-            f"host={LOOPBACK} port={self.port} dbname={DATABASE} user={APP_USER} "
-            f"password={self._password} application_name=drills-service"
-        )
+        return make_conninfo(host=LOOPBACK, port=self.port, dbname=DATABASE, user=APP_USER,
+                             password=self._password, application_name="drills-service")
 
     def admin_connect(self, **kwargs: object) -> psycopg.Connection:
         """A superuser connection over the private socket (autocommit)."""

@@ -73,3 +73,13 @@ def test_runs_as_a_non_root_user(pg_binaries, no_leftovers, tmp_path: Path) -> N
                                 text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip()[:2].isdigit()
+
+
+def test_a_pinned_password_is_the_one_the_app_role_logs_in_with(pg_binaries, no_leftovers, monkeypatch) -> None:
+    """DRILLS_DB_PASSWORD plants a known secret (the leak test searches outputs for it)."""
+    monkeypatch.setenv("DRILLS_DB_PASSWORD", "pinned pass'word")  # a space and a quote, on purpose
+    with PostgresCluster(PostgresConfig()) as pg:
+        with psycopg.connect(pg.app_conninfo) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == ("app",)
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(pg.app_conninfo.replace("pinned", "wrong"), connect_timeout=5).close()
