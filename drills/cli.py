@@ -157,12 +157,15 @@ def clean() -> None:
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Set a parameter (repeatable).")
 @click.option("--export", "export_after", is_flag=True, help="Splice the findings into the paper afterwards.")
 @click.option("--kernel", default="python3", show_default=True, help="Jupyter kernel to run the notebook on.")
-def run(drill_name: str, params: tuple[str, ...], export_after: bool, kernel: str) -> None:
+@click.option("--time-limit", "time_limit_s", default=900.0, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds the drill may take; past it the drill is interrupted and stops its stack.")
+def run(drill_name: str, params: tuple[str, ...], export_after: bool, kernel: str, time_limit_s: float) -> None:
     """Run one drill's notebook through papermill into a new folder under runs/."""
     try:
         drill = catalog.get(drill_name)
         drill_params = _params_for(drill, _parse_assignments(params), strict=True)
-        result = run_notebook(drill, drill_params, kernel_name=kernel)  # type: ignore[arg-type]
+        result = run_notebook(drill, drill_params, kernel_name=kernel,  # type: ignore[arg-type]
+                              time_limit_s=time_limit_s)
         _summary([result])
         if export_after:
             _export([drill])
@@ -194,7 +197,9 @@ def export(drill_names: tuple[str, ...], run_dir: Path | None) -> None:
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
               help="Set a parameter for every drill that has it (repeatable).")
 @click.option("--kernel", default="python3", show_default=True, help="Jupyter kernel to run the notebooks on.")
-def verify(drill_names: tuple[str, ...], params: tuple[str, ...], kernel: str) -> None:
+@click.option("--time-limit", "time_limit_s", default=900.0, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds each drill may take; past it the drill is interrupted, and verify goes on.")
+def verify(drill_names: tuple[str, ...], params: tuple[str, ...], kernel: str, time_limit_s: float) -> None:
     """Run every drill (or those named), then export every paper."""
     try:
         drills = [catalog.get(n) for n in drill_names] or catalog.all_drills()
@@ -211,7 +216,8 @@ def verify(drill_names: tuple[str, ...], params: tuple[str, ...], kernel: str) -
     for index, (drill, drill_params) in enumerate(planned, 1):
         click.echo(f"== drill {index}/{len(planned)}: {drill.NAME} ==")
         try:
-            results.append(run_notebook(drill, drill_params, kernel_name=kernel))  # type: ignore[arg-type]
+            results.append(run_notebook(drill, drill_params, kernel_name=kernel,  # type: ignore[arg-type]
+                                        time_limit_s=time_limit_s))
         except DrillsError as exc:
             click.echo(f"drills: {exc}", err=True)
             errors.append((drill.NAME, exc))

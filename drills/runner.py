@@ -129,12 +129,16 @@ class RunResult:
 
 
 def run_notebook(drill: ModuleType, params: DrillParams, *, run_dir: Path | None = None,
-                 kernel_name: str = KERNEL, cell_timeout_s: float | None = 900) -> RunResult:
+                 kernel_name: str = KERNEL, time_limit_s: float | None = 900) -> RunResult:
     """Execute ``drill``'s notebook with ``params``; return its findings.
 
-    Raises NotebookError when a cell fails or times out; the executed notebook, with papermill's
-    error banner at the failing cell, stays in the run folder as evidence.
+    ``time_limit_s`` bounds the whole drill: past it the kernel is interrupted (the drill unwinds
+    and stops its stack) and NotebookError says it timed out. A failing cell also raises
+    NotebookError; the executed notebook, with papermill's error banner at the failing cell, and its
+    HTML report stay in the run folder as evidence.
     """
+    import threading
+
     import papermill  # heavy import, only when a notebook actually runs
 
     run_dir = run_dir or new_run_dir(drill.NAME)
@@ -143,6 +147,18 @@ def run_notebook(drill: ModuleType, params: DrillParams, *, run_dir: Path | None
     started = time.monotonic()
     logging.getLogger("papermill").setLevel(logging.INFO)
     _kernel_log.append(run_dir / "kernel.log")
+    timed_out = threading.Event()
+
+    def over_time() -> None:
+        timed_out.set()
+        logging.getLogger("drills").warning("%s: over its time limit of %g s; interrupting it", drill.NAME,
+                                            time_limit_s)
+        _interrupt_kernels()
+
+    limit = threading.Timer(time_limit_s, over_time) if time_limit_s else None
+    if limit is not None:
+        limit.daemon = True
+        limit.start()
     try:
         papermill.execute_notebook(
             str(source),
@@ -152,12 +168,13 @@ def run_notebook(drill: ModuleType, params: DrillParams, *, run_dir: Path | None
             cwd=str(project_root()),
             progress_bar=False,
             log_output=True,
-            execution_timeout=cell_timeout_s,
             kernel_manager_class=_ipc_kernel_manager(),
         )
     except papermill.PapermillExecutionError as exc:
-        raise NotebookError(drill.NAME, str(output), f"{exc.ename}: {exc.evalue}") from None
-    except Exception as exc:  # noqa: BLE001 - kernel start, cell timeout, I/O: all end the run
+        reason = (f"timed out after its limit of {time_limit_s:g} s" if timed_out.is_set()
+                  else f"{exc.ename}: {exc.evalue}")
+        raise NotebookError(drill.NAME, str(output), reason) from None
+    except Exception as exc:  # noqa: BLE001 - kernel start, I/O: all end the run
         raise NotebookError(drill.NAME, str(output), f"{type(exc).__name__}: {exc}") from exc
     except BaseException:
         # Ctrl-C or SIGTERM: papermill's clean-up will not run; stop the drill's stack ourselves.
@@ -165,7 +182,10 @@ def run_notebook(drill: ModuleType, params: DrillParams, *, run_dir: Path | None
         _stop_kernels()
         raise
     finally:
+        if limit is not None:
+            limit.cancel()
         _kernel_log.pop()
+        _write_report(output)
         from .stack.leftovers import sweep
 
         for line in sweep():
@@ -175,3 +195,30 @@ def run_notebook(drill: ModuleType, params: DrillParams, *, run_dir: Path | None
 
     record(findings, run_dir.parent)  # runs/history.jsonl beside the run folders
     return RunResult(drill.NAME, run_dir, output, findings, time.monotonic() - started)
+
+
+def _interrupt_kernels() -> None:
+    """SIGINT every live kernel: a KeyboardInterrupt in the running cell, which unwinds the drill."""
+    import os
+    import signal
+
+    for pid in list(_live_kernels):
+        try:
+            os.kill(pid, signal.SIGINT)
+        except ProcessLookupError:
+            _live_kernels.discard(pid)
+
+
+def _write_report(notebook: Path) -> None:
+    """An HTML report of the executed notebook beside it: outputs only, code hidden."""
+    if not notebook.exists():
+        return
+    try:
+        import nbformat
+        from nbconvert import HTMLExporter
+
+        body, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
+                               exclude_output_prompt=True).from_notebook_node(nbformat.read(notebook, as_version=4))
+        notebook.with_suffix(".html").write_text(body, encoding="utf-8")
+    except Exception as exc:  # noqa: BLE001 - a report is a convenience; never lose the run over it
+        logging.getLogger("drills").warning("no HTML report for %s: %s", notebook.name, exc)
