@@ -185,7 +185,7 @@ def export(drill_names: tuple[str, ...], run_dir: Path | None) -> None:
         if run_dir is not None:
             if len(drills) != 1:
                 raise ParameterError("--run-dir", str(run_dir), "name exactly one drill with it")
-            _report(export_run(papers_dir() / drills[0].PAPER, run_dir))
+            _report(export_run(papers_dir() / drills[0].PAPER, run_dir, getattr(drills[0], "HEADLINES", ())))
         else:
             _export(drills)
     except DrillsError as exc:
@@ -233,7 +233,8 @@ def verify(drill_names: tuple[str, ...], params: tuple[str, ...], kernel: str, t
 
 def _export(drills: Sequence[ModuleType]) -> None:
     for drill in drills:
-        _report(export_run(papers_dir() / drill.PAPER, latest_run(drill.NAME, runs_dir())))
+        _report(export_run(papers_dir() / drill.PAPER, latest_run(drill.NAME, runs_dir()),
+                           getattr(drill, "HEADLINES", ())))
     from .export.index import write_index
 
     write_index(papers_dir(), catalog.all_drills())

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .findings import Findings, Verdict
+from .findings import Findings
 
 HISTORY_FILE = "history.jsonl"
 _SHA_MARK = re.compile(r"<!-- verified-prose-sha256: ([0-9a-f]{64}) -->")
@@ -93,8 +93,9 @@ def paper_status(paper: Path, drill: str, max_age_days: float, now: datetime | N
     run = _RUN_MARK.search(body)
     if not run:
         return PaperStatus(paper.name, drill, None, None, 0, 0, ["never verified"])
-    held = body.count(f"| {VERDICT_HELD} |")
-    total = held + body.count("| ❌ failed |") + body.count("| ⚠️ inconclusive |")
+    verdicts = re.findall(r"\| (?:✅ (held)|❌ (failed)|⚠️ (inconclusive))(?: \(was \w+\))? \|", body)
+    held = sum(1 for v in verdicts if v[0])
+    total = len(verdicts)
     reasons = []
     sha = _SHA_MARK.search(body)
     if sha is None or sha.group(1) != prose_sha256(text):
@@ -105,5 +106,3 @@ def paper_status(paper: Path, drill: str, max_age_days: float, now: datetime | N
         reasons.append(f"verified {age_days:.0f} days ago (more than {max_age_days:g})")
     return PaperStatus(paper.name, drill, run.group(1), run.group(2), held, total, reasons)
 
-
-VERDICT_HELD = "✅ " + Verdict.HELD.value

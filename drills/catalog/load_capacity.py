@@ -33,6 +33,8 @@ from .common import Progress, Recorder
 NAME = "load-capacity"
 PAPER = "load-testing.md"
 NOTEBOOK = "load-capacity.ipynb"
+#: Hypotheses whose values papers show as a trend over the last runs.
+HEADLINES = ("recommended.knee-below-capacity", "recommended.littles-law", "shedding.admitted-p99-within-slo")
 CONFIGURATIONS = ("recommended", "shedding")
 MIN_IN_FLIGHT = 4.0  # below this many requests in flight, Little's law is not judged (see judge)
 

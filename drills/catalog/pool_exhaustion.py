@@ -42,6 +42,8 @@ from .common import Progress, Recorder
 NAME = "pool-exhaustion"
 PAPER = "connection-pools.md"
 NOTEBOOK = "pool-exhaustion.ipynb"
+#: Hypotheses whose values papers show as a trend over the last runs.
+HEADLINES = ("recommended.capacity-littles-law", "recommended.latency-grows-with-queue", "bounded.admitted-p99")
 CONFIGURATIONS = ("recommended", "oversubscribed", "bounded")
 SUPERUSER_RESERVED = 3  # PostgreSQL's default superuser_reserved_connections (read back too)
 DRILL_CONNECTIONS = 2  # the drill's own superuser connections (sampler, admin probe)

@@ -44,6 +44,8 @@ from .common import Progress, Recorder
 NAME = "timeout-ladder"
 PAPER = "timeout-ladders.md"
 NOTEBOOK = "timeout-ladder.ipynb"
+#: Hypotheses whose values papers show as a trend over the last runs.
+HEADLINES = ("recommended.no-orphan-queries", "inverted.orphan-queries")
 CONFIGURATIONS = ("recommended", "inverted", "heartbeat")
 PLACEMENTS = ("db", "app", "split")
 

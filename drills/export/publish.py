@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ExportError
 from ..findings import FINDINGS_FILE, Findings, write_atomic
+from ..history import entries
 from ..redact import redact
 from .render import render_block
 from .splice import splice
+from .trend import draw_trend
 
 FIGURES = "figures"
 
@@ -36,11 +39,12 @@ def latest_run(drill: str, runs_dir: Path) -> Path:
     )
 
 
-def export_run(paper: Path, run_dir: Path) -> Exported:
+def export_run(paper: Path, run_dir: Path, headlines: Sequence[str] = ()) -> Exported:
     """Splice the findings in ``run_dir`` into ``paper``; copy their charts next to it.
 
     The paper is only rewritten when its text changes, via a temp file and a rename; if the
     markers are missing or broken it is not touched and ExportError says what was found.
+    ``headlines`` are hypothesis keys whose values over the last runs are drawn as a trend.
     """
     findings = Findings.load(run_dir)
     try:
@@ -50,14 +54,20 @@ def export_run(paper: Path, run_dir: Path) -> Exported:
         raise ExportError(f"{paper}: paper not found (the drill {findings.drill} names it)") from None
     figures_dir = paper.parent / FIGURES
     links = {c.name: f"{FIGURES}/{findings.drill}-{c.name}.png" for c in findings.charts}
+    # The runs of this drill up to this one, from runs/history.jsonl beside the run folders.
+    runs = [e for e in entries(run_dir.parent, findings.drill) if str(e.get("finished_at")) <= findings.finished_at]
+    previous = next((e for e in reversed(runs) if e.get("run_id") != findings.run_id), None)
+    trend = f"{FIGURES}/{findings.drill}-trend.png"
+    figures_dir.mkdir(exist_ok=True)
+    has_trend = draw_trend(runs, headlines, paper.parent / trend) if headlines else False
     try:
-        text = splice(original, findings.drill, redact(render_block(findings, links)))
+        text = splice(original, findings.drill, redact(render_block(
+            findings, links, previous=previous, trend_link=trend if has_trend else None)))
     except ExportError as exc:
         raise ExportError(f"{paper}: {exc}") from None
     missing = [c.file for c in findings.charts if not (run_dir / c.file).is_file()]
     if missing:
         raise ExportError(f"{run_dir}: charts missing ({', '.join(missing)}); run the drill again")
-    figures_dir.mkdir(exist_ok=True)
     for chart in findings.charts:
         _copy_if_changed(run_dir / chart.file, paper.parent / links[chart.name])
     changed = text != original

@@ -29,8 +29,19 @@ def markdown_table(rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_block(findings: Findings, figure_links: Mapping[str, str]) -> str:
-    """The verified section: verdicts, the numbers, charts, parameters, read-back, provenance."""
+def render_block(findings: Findings, figure_links: Mapping[str, str], *, previous: Mapping[str, Any] | None = None,
+                 trend_link: str | None = None) -> str:
+    """The verified section: verdicts, the numbers, charts, parameters, read-back, provenance.
+
+    ``previous`` is the history entry of the drill's run before this one: a verdict that changed
+    since is marked "(was …)". ``trend_link`` adds the headline figures' trend chart.
+    """
+    before: Mapping[str, Any] = (previous or {}).get("verdicts", {}) if previous else {}
+
+    def verdict_cell(key: str, verdict: Verdict) -> str:
+        was = before.get(key)
+        return VERDICT_MARK[verdict] + (f" (was {was})" if was and was != verdict.value else "")
+
     counts = findings.counts()
     status = "PASSED" if findings.passed else "FAILED"
     prov = findings.provenance
@@ -44,7 +55,7 @@ def render_block(findings: Findings, figure_links: Mapping[str, str]) -> str:
         "",
         markdown_table(
             [["Hypothesis", "Claim", "Expected", "Observed", "n", "Verdict", "Judged on", "Gates the run"]]
-            + [[f"`{f.key}`", f.claim, f.expected, f.observed_text, str(f.samples), VERDICT_MARK[f.verdict],
+            + [[f"`{f.key}`", f.claim, f.expected, f.observed_text, str(f.samples), verdict_cell(f.key, f.verdict),
                 f.detail, "yes" if f.recommended else "no"]
                for f in findings.findings]
         ),
@@ -53,6 +64,14 @@ def render_block(findings: Findings, figure_links: Mapping[str, str]) -> str:
         "mechanism the paper describes.",
         "",
     ]
+    if previous:
+        changed = [f.key for f in findings.findings if before.get(f.key) not in (None, f.verdict.value)]
+        out += [(f"**{len(changed)} verdict(s) changed** since the previous run (`{previous.get('run_id')}`): "
+                 + ", ".join(f"`{k}`" for k in changed)) if changed
+                else f"No verdict changed since the previous run (`{previous.get('run_id')}`).", ""]
+    if trend_link:
+        out += [f"![Headline figures over the last runs]({trend_link})", "",
+                "*Headline figures over the last runs of this drill (runs/history.jsonl).*", ""]
     for chart in findings.charts:
         link = figure_links.get(chart.name)
         if link:

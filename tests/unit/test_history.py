@@ -74,3 +74,30 @@ def test_the_index_lists_each_paper_with_its_verification(tmp_path: Path) -> Non
     text = (tmp_path / "README.md").read_text()
     assert "| [A paper](timeout-ladders.md) | `timeout-ladder` | 2026-11-27T08:00:00Z | 1/1 | verified |" in text
     assert not write_index(tmp_path, [timeout_ladder]), "a second write changes nothing"
+
+
+def test_export_marks_changed_verdicts_and_draws_the_trend(tmp_path: Path) -> None:
+    from drills.export import export_run
+
+    runs = tmp_path / "runs"
+    for n, (observed, when) in enumerate([(100, "2026-11-25T08:00:00Z"), (100, "2026-11-26T08:00:00Z"),
+                                          (50, "2026-11-27T08:00:00Z")]):
+        f = findings(observed, started=when)
+        f.run_id = f"2026112{5 + n}-timeout-ladder"
+        (runs / f.run_id).mkdir(parents=True)
+        f.save(runs / f.run_id)
+        record(f, runs)
+    paper = tmp_path / "papers" / "a.md"
+    paper.parent.mkdir()
+    paper.write_text(PAPER, encoding="utf-8")
+    export_run(paper, runs / "20261127-timeout-ladder", ("recommended.x",))
+    text = paper.read_text(encoding="utf-8")
+    assert "❌ failed (was held)" in text
+    assert "**1 verdict(s) changed** since the previous run (`20261126-timeout-ladder`): `recommended.x`" in text
+    assert "](figures/timeout-ladder-trend.png)" in text
+    assert (paper.parent / "figures" / "timeout-ladder-trend.png").stat().st_size > 5_000
+    state = paper_status(paper, "timeout-ladder", 1e9)
+    assert (state.held, state.total) == (0, 1)
+    # Exporting the middle run again: compared with the one before it, and nothing changed.
+    export_run(paper, runs / "20261126-timeout-ladder", ("recommended.x",))
+    assert "No verdict changed since the previous run (`20261125-timeout-ladder`)." in paper.read_text()
