@@ -20,7 +20,7 @@ from . import catalog
 from .errors import DrillsError, ParameterError
 from .export import Exported, export_run, latest_run
 from .findings import Verdict
-from .paths import papers_dir, runs_dir
+from .paths import papers_dir, project_root, runs_dir
 from .runner import RunResult, run_notebook
 
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -178,7 +178,9 @@ def run(drill_name: str, params: tuple[str, ...], export_after: bool, kernel: st
 @click.argument("drill_names", metavar="[DRILL]...", nargs=-1)
 @click.option("--run-dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="Export this run folder instead of each drill's latest run.")
-def export(drill_names: tuple[str, ...], run_dir: Path | None) -> None:
+@click.option("--self-contained", "standalone", is_flag=True,
+              help="Also write dist/<paper>.md with the charts embedded, and dist/<paper>.html from it.")
+def export(drill_names: tuple[str, ...], run_dir: Path | None, standalone: bool) -> None:
     """Splice the latest findings of each drill into its paper."""
     try:
         drills = [catalog.get(n) for n in drill_names] or catalog.all_drills()
@@ -188,6 +190,12 @@ def export(drill_names: tuple[str, ...], run_dir: Path | None) -> None:
             _report(export_run(papers_dir() / drills[0].PAPER, run_dir, getattr(drills[0], "HEADLINES", ())))
         else:
             _export(drills)
+        if standalone:
+            from .export.standalone import export_self_contained
+
+            papers = sorted({papers_dir() / d.PAPER for d in drills})
+            for path in export_self_contained(papers, project_root() / "dist"):
+                click.echo(f"wrote {path}")
     except DrillsError as exc:
         _fail(exc)
 
