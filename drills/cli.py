@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -21,7 +22,7 @@ from .errors import DrillsError, ParameterError
 from .export import Exported, export_run, latest_run
 from .findings import Verdict
 from .paths import papers_dir, project_root, runs_dir
-from .runner import RunResult, run_notebook
+from .runner import RunResult, new_verify_dir, run_notebook
 
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -207,10 +208,18 @@ def export(drill_names: tuple[str, ...], run_dir: Path | None, standalone: bool)
 @click.option("--kernel", default="python3", show_default=True, help="Jupyter kernel to run the notebooks on.")
 @click.option("--time-limit", "time_limit_s", default=900.0, show_default=True, type=click.FloatRange(min=1),
               help="Seconds each drill may take; past it the drill is interrupted, and verify goes on.")
-def verify(drill_names: tuple[str, ...], params: tuple[str, ...], kernel: str, time_limit_s: float) -> None:
-    """Run every drill (or those named), then export every paper."""
+@click.option("--paper", "paper_names", multiple=True, metavar="PAPER",
+              help="Verify the drills of this paper (file name, e.g. connection-pools.md; repeatable).")
+def verify(drill_names: tuple[str, ...], params: tuple[str, ...], kernel: str, time_limit_s: float,
+           paper_names: tuple[str, ...]) -> None:
+    """Run every drill (or those named, or those of the papers named), then export their papers."""
     try:
-        drills = [catalog.get(n) for n in drill_names] or catalog.all_drills()
+        known_papers = {d.PAPER for d in catalog.all_drills()}
+        for name in paper_names:
+            if name not in known_papers:
+                raise ParameterError("--paper", name, f"no drill verifies it; papers: {', '.join(sorted(known_papers))}")
+        drills = [catalog.get(n) for n in drill_names] + [d for d in catalog.all_drills() if d.PAPER in paper_names]
+        drills = list(dict.fromkeys(drills)) or catalog.all_drills()
         assignments = _parse_assignments(params)
         unknown = [k for k in assignments if not any(k in d.Params.field_types() for d in drills)]
         if unknown:
@@ -221,11 +230,16 @@ def verify(drill_names: tuple[str, ...], params: tuple[str, ...], kernel: str, t
         _fail(exc)
     results: list[RunResult] = []
     errors: list[tuple[str, DrillsError]] = []
+    verify_dir = new_verify_dir()
+    started = time.monotonic()
+    click.echo(f"verifying {len(planned)} drill(s) into {verify_dir}")
     for index, (drill, drill_params) in enumerate(planned, 1):
-        click.echo(f"== drill {index}/{len(planned)}: {drill.NAME} ==")
+        following = planned[index][0].NAME if index < len(planned) else "export"
+        click.echo(f"== drill {index}/{len(planned)}: {drill.NAME} (paper {drill.PAPER}; "
+                   f"{time.monotonic() - started:.0f} s so far; next: {following}) ==")
         try:
             results.append(run_notebook(drill, drill_params, kernel_name=kernel,  # type: ignore[arg-type]
-                                        time_limit_s=time_limit_s))
+                                        run_dir=verify_dir / drill.NAME, time_limit_s=time_limit_s))
         except DrillsError as exc:
             click.echo(f"drills: {exc}", err=True)
             errors.append((drill.NAME, exc))
@@ -253,14 +267,14 @@ def _report(exported: Exported) -> None:
 
 
 def _summary(results: Sequence[RunResult], errors: Sequence[tuple[str, DrillsError]] = ()) -> None:
-    rows = [("drill", "verdict", "held", "failed", "inconclusive", "wall", "run folder")]
+    rows = [("paper", "drill", "verdict", "held", "failed", "inconclusive", "wall", "run folder")]
     for r in results:
         counts = r.findings.counts()
-        rows.append((r.drill, "PASSED" if r.findings.passed else "FAILED", str(counts[Verdict.HELD]),
+        rows.append((r.findings.paper, r.drill, "PASSED" if r.findings.passed else "FAILED", str(counts[Verdict.HELD]),
                      str(counts[Verdict.FAILED]), str(counts[Verdict.INCONCLUSIVE]), f"{r.wall_s:.0f} s",
                      str(r.run_dir)))
     for name, _ in errors:
-        rows.append((name, "ERROR", "-", "-", "-", "-", "see the message above"))
+        rows.append((catalog.get(name).PAPER, name, "ERROR", "-", "-", "-", "-", "see the message above"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     click.echo("")
     for row in rows:

@@ -29,6 +29,16 @@ def prose_sha256(text: str) -> str:
     return hashlib.sha256(stripped.replace("\r\n", "\n").encode("utf-8")).hexdigest()
 
 
+_VERIFY_FOLDER = re.compile(r"^\d{8}T\d{6}Z(\.\d+)?$")
+
+
+def runs_root(run_dir: Path) -> Path:
+    """The runs/ folder a run folder belongs to: ``runs/<ts>-<drill>/`` (one `drills run`) or
+    ``runs/<ts>/<drill>/`` (one `drills verify`); the history lives there."""
+    parent = run_dir.parent
+    return parent.parent if _VERIFY_FOLDER.match(parent.name) else parent
+
+
 def record(findings: Findings, runs_dir: Path) -> dict[str, object]:
     """Append one line for ``findings`` to the history; one write, so concurrent runs never interleave."""
     entry = {

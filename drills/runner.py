@@ -97,17 +97,25 @@ def _stop_kernels() -> None:
 
 def new_run_dir(drill: str, parent: Path | None = None) -> Path:
     """Create and return ``<parent>/<UTC timestamp>-<drill>``, unique even within one second."""
-    parent = parent or runs_dir()
+    return _unique_dir(parent or runs_dir(), f"-{drill}")
+
+
+def new_verify_dir(parent: Path | None = None) -> Path:
+    """Create and return ``<parent>/<UTC timestamp>``: one folder for everything of one `drills verify`."""
+    return _unique_dir(parent or runs_dir(), "")
+
+
+def _unique_dir(parent: Path, tail: str) -> Path:
     parent.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for suffix in ("", *(f".{n}" for n in range(1, 1000))):
-        candidate = parent / f"{stamp}{suffix}-{drill}"
+        candidate = parent / f"{stamp}{suffix}{tail}"
         try:
             candidate.mkdir()
             return candidate
         except FileExistsError:
             continue
-    raise NotebookError(drill, str(parent), "could not create a unique run folder")  # pragma: no cover
+    raise NotebookError(tail.strip("-") or "verify", str(parent), "could not create a unique run folder")  # pragma: no cover
 
 
 def prepare_run_dir(out_dir: str | Path | None, drill: str) -> Path:
@@ -142,6 +150,7 @@ def run_notebook(drill: ModuleType, params: DrillParams, *, run_dir: Path | None
     import papermill  # heavy import, only when a notebook actually runs
 
     run_dir = run_dir or new_run_dir(drill.NAME)
+    run_dir.mkdir(parents=True, exist_ok=True)
     source = notebooks_dir() / drill.NOTEBOOK
     output = run_dir / drill.NOTEBOOK
     started = time.monotonic()
@@ -191,9 +200,9 @@ def run_notebook(drill: ModuleType, params: DrillParams, *, run_dir: Path | None
         for line in sweep():
             logging.getLogger("drills").warning("removed leftovers: %s", line)
     findings = Findings.load(run_dir)
-    from .history import record
+    from .history import record, runs_root
 
-    record(findings, run_dir.parent)  # runs/history.jsonl beside the run folders
+    record(findings, runs_root(run_dir))  # runs/history.jsonl
     return RunResult(drill.NAME, run_dir, output, findings, time.monotonic() - started)
 
 

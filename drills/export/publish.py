@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import ExportError
 from ..findings import FINDINGS_FILE, Findings, write_atomic
-from ..history import entries
+from ..history import entries, runs_root
 from ..redact import redact
 from .render import render_block
 from .splice import splice
@@ -27,8 +27,13 @@ class Exported:
 
 
 def latest_run(drill: str, runs_dir: Path) -> Path:
-    """The newest run folder of ``drill`` that finished (has findings)."""
-    candidates = sorted((p for p in runs_dir.glob(f"*-{drill}") if p.is_dir()), reverse=True)
+    """The newest run folder of ``drill`` that finished (has findings).
+
+    Run folders are ``runs/<ts>-<drill>/`` (`drills run`) and ``runs/<ts>/<drill>/`` (`drills
+    verify`); both start with the UTC timestamp, so its text orders them.
+    """
+    found = [p for p in [*runs_dir.glob(f"*-{drill}"), *runs_dir.glob(f"*/{drill}")] if p.is_dir()]
+    candidates = sorted(found, key=lambda p: p.name if p.name != drill else p.parent.name, reverse=True)
     for candidate in candidates:
         if (candidate / FINDINGS_FILE).is_file():
             return candidate
@@ -55,7 +60,8 @@ def export_run(paper: Path, run_dir: Path, headlines: Sequence[str] = ()) -> Exp
     figures_dir = paper.parent / FIGURES
     links = {c.name: f"{FIGURES}/{findings.drill}-{c.name}.png" for c in findings.charts}
     # The runs of this drill up to this one, from runs/history.jsonl beside the run folders.
-    runs = [e for e in entries(run_dir.parent, findings.drill) if str(e.get("finished_at")) <= findings.finished_at]
+    runs = [e for e in entries(runs_root(run_dir), findings.drill)
+            if str(e.get("finished_at")) <= findings.finished_at]
     previous = next((e for e in reversed(runs) if e.get("run_id") != findings.run_id), None)
     trend = f"{FIGURES}/{findings.drill}-trend.png"
     figures_dir.mkdir(exist_ok=True)

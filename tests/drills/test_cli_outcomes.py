@@ -37,10 +37,12 @@ def test_a_failed_recommended_hypothesis_exits_1_and_is_exported(project, pg_bin
     result = drills(project, "verify", "timeout-ladder", "-p", "configurations=heartbeat",
                     "-p", "gunicorn_timeout_s=1", "-p", "heartbeat_await_s=1.5", "-p", "heartbeat_block_s=2.5")
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
-    assert re.search(r"^timeout-ladder\s+FAILED\s+2\s+0\s+7\b", result.stdout, re.M), result.stdout[-2000:]
+    assert re.search(r"^timeout-ladders.md\s+timeout-ladder\s+FAILED\s+2\s+0\s+7\b", result.stdout, re.M), \
+        result.stdout[-2000:]
     paper = Path(project["DRILLS_ROOT"]) / "papers" / "timeout-ladders.md"
     assert "— FAILED (2 held, 0 failed, 7 inconclusive)" in paper.read_text(encoding="utf-8")
-    run_dir = next((Path(project["DRILLS_RUNS_DIR"])).glob("*-timeout-ladder"))
+    # Everything of one verify lands in one folder: runs/<UTC timestamp>/<drill>/.
+    run_dir = next((Path(project["DRILLS_RUNS_DIR"])).glob("*/timeout-ladder"))
     report = (run_dir / "timeout-ladder.html").read_text(encoding="utf-8")
     assert "heartbeat.blocked-loop-killed" in report and "Params.from_namespace" not in report  # code hidden
     history = drills(project, "history").stdout
