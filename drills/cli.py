@@ -263,7 +263,9 @@ def _export(drills: Sequence[ModuleType]) -> None:
 
 
 def _report(exported: Exported) -> None:
-    click.echo(f"exported {exported.run_dir.name} → {exported.paper}" + ("" if exported.changed else " (unchanged)"))
+    from .history import run_id_for
+
+    click.echo(f"exported {run_id_for(exported.run_dir)} → {exported.paper}" + ("" if exported.changed else " (unchanged)"))
 
 
 def _summary(results: Sequence[RunResult], errors: Sequence[tuple[str, DrillsError]] = ()) -> None:

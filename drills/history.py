@@ -39,6 +39,11 @@ def runs_root(run_dir: Path) -> Path:
     return parent.parent if _VERIFY_FOLDER.match(parent.name) else parent
 
 
+def run_id_for(run_dir: Path) -> str:
+    """A run's id, unique under runs/: ``<ts>-<drill>``, or ``<ts>/<drill>`` for one drill of a verify."""
+    return f"{run_dir.parent.name}/{run_dir.name}" if _VERIFY_FOLDER.match(run_dir.parent.name) else run_dir.name
+
+
 def record(findings: Findings, runs_dir: Path) -> dict[str, object]:
     """Append one line for ``findings`` to the history; one write, so concurrent runs never interleave."""
     entry = {

@@ -12,7 +12,7 @@ def show_charts(findings: Findings, run_dir: Path | str) -> None:
     from IPython.display import Image, Markdown, display
 
     for chart in findings.charts:
-        display(Image(filename=str(Path(run_dir) / chart.file)))
+        display(Image(filename=str(Path(run_dir) / chart.file), metadata={"alt": chart.caption}))
         display(Markdown(f"*{chart.caption}*"))
 
 

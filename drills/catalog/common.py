@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import provenance
 from ..findings import Chart, Finding, Findings
+from ..history import run_id_for
 from ..params import DrillParams
 from ..paths import project_root
 from ..stack import LocalStack
@@ -58,7 +59,7 @@ class Recorder:
                draw: Callable[[Findings, Path], list[Chart]]) -> Findings:
         """Assemble the findings, draw the charts, save ``findings.json``, and say the outcome."""
         result = Findings(
-            drill=self.drill, paper=self.paper, run_id=self.run_dir.name, started_at=self.started_at,
+            drill=self.drill, paper=self.paper, run_id=run_id_for(self.run_dir), started_at=self.started_at,
             finished_at=provenance.utc_now(), parameters=params.to_dict(),
             provenance={**provenance.collect(project_root(), **self._components),
                         "measuring_s": round(time.monotonic() - self._clock, 2),

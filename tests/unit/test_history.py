@@ -101,3 +101,12 @@ def test_export_marks_changed_verdicts_and_draws_the_trend(tmp_path: Path) -> No
     # Exporting the middle run again: compared with the one before it, and nothing changed.
     export_run(paper, runs / "20261126-timeout-ladder", ("recommended.x",))
     assert "No verdict changed since the previous run (`20261125-timeout-ladder`)." in paper.read_text()
+
+
+def test_run_ids_are_unique_in_both_layouts() -> None:
+    from drills.history import run_id_for, runs_root
+
+    single = Path("/x/runs/20261127T100148Z-timeout-ladder")
+    verify = Path("/x/runs/20261127T102206Z/timeout-ladder")
+    assert run_id_for(single) == "20261127T100148Z-timeout-ladder" and runs_root(single) == Path("/x/runs")
+    assert run_id_for(verify) == "20261127T102206Z/timeout-ladder" and runs_root(verify) == Path("/x/runs")
