@@ -226,7 +226,8 @@ def _write_report(notebook: Path) -> None:
         import nbformat
         from nbconvert import HTMLExporter
 
-        body, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
+        # The classic template honours the charts' alt text (the lab one drops it).
+        body, _ = HTMLExporter(template_name="classic", exclude_input=True, exclude_input_prompt=True,
                                exclude_output_prompt=True).from_notebook_node(nbformat.read(notebook, as_version=4))
         notebook.with_suffix(".html").write_text(body, encoding="utf-8")
     except Exception as exc:  # noqa: BLE001 - a report is a convenience; never lose the run over it
