@@ -28,6 +28,8 @@ def draw_trend(entries: Sequence[dict[str, Any]], headlines: Sequence[str], path
         ax.plot(xs, ys, color="#999999", linewidth=0.8)
         ax.scatter(xs, ys, c=[VERDICT_COLOURS.get(runs[i]["verdicts"].get(key), "#7f7f7f") for i in xs], s=24,
                    zorder=3)
+        if min(ys) >= 0:
+            ax.set_ylim(bottom=0, top=max(ys) * 1.15 or 1)  # on an absolute scale, a steady figure looks steady
         ax.set_title(key, fontsize=7)
         ax.set_xticks(range(len(runs)), labels, rotation=60, fontsize=6)
         ax.tick_params(axis="y", labelsize=7)
