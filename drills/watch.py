@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 
 from .errors import MeasurementError
-from .stack.postgres import PostgresCluster
+from .stack.postgres import EXEMPT_FROM_TIMEOUTS, PostgresCluster
 
 _TAG = re.compile(r"/\* drill:([A-Za-z0-9_-]+) \*/")
 _ACTIVE_TAGGED = (
@@ -56,7 +56,7 @@ class ServerWatch:
         self._conn: psycopg.Connection | None = None
 
     def __enter__(self) -> ServerWatch:
-        self._conn = self.postgres.admin_connect()
+        self._conn = self.postgres.admin_connect(options=EXEMPT_FROM_TIMEOUTS)
         self._thread.start()
         return self
 
@@ -233,7 +233,7 @@ class PoolWatch:
                 started = time.monotonic()
                 if conn is None:
                     # Superuser over the socket: uses a reserved slot when the app has taken the rest.
-                    conn = self.postgres.admin_connect()
+                    conn = self.postgres.admin_connect(options=EXEMPT_FROM_TIMEOUTS)
                 rows = conn.execute(_APP_CONNECTIONS, [self.role]).fetchall()
                 response = http_get(self.service_port, "/metrics", timeout_s=2.0)
                 if response.status == 200:

@@ -30,6 +30,9 @@ from .process import Component, ManagedProcess
 SUPERUSER = "postgres"
 APP_USER = "app"
 DATABASE = "drills"
+#: libpq options for the drill's own sessions (set-up, sampling): the server's statement_timeout is
+#: what the drill measures on the app's sessions, not a limit on its instruments.
+EXEMPT_FROM_TIMEOUTS = "-c statement_timeout=0 -c lock_timeout=0"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,9 +204,11 @@ class PostgresCluster(Component):
             return conn.execute("SELECT 1").fetchone() == (1,)
 
     def _create_app_role(self) -> None:
+        # A drill may run the server with a tiny statement_timeout; setting up must not be cut by it
+        # (CREATE DATABASE took > 300 ms on a busy machine).
         with psycopg.connect(
             host=str(self.socket_dir), port=self.port, user=SUPERUSER, dbname="postgres",
-            autocommit=True, connect_timeout=5,
+            autocommit=True, connect_timeout=5, options=EXEMPT_FROM_TIMEOUTS,
         ) as conn:
             conn.execute(
                 sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
