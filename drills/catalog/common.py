@@ -7,14 +7,50 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import dataclasses
+
 from .. import provenance
 from ..findings import Chart, Finding, Findings
 from ..history import run_id_for
-from ..params import DrillParams
+from ..params import DrillParams, require_between
 from ..paths import project_root
 from ..stack import LocalStack
 
 Progress = Callable[[str], None]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PooledServiceParams(DrillParams):
+    """The service knobs the load drills share: an endpoint that holds a pooled connection for
+    ``hold_s``, behind nginx. Seconds unless the name says otherwise."""
+
+    hold_s: float = 0.1
+    workers: int = 2
+    pool_max_size: int = 4
+    pool_timeout_s: float = 1.0
+    proxy_read_timeout_s: float = 5.0
+    max_connections: int = 20
+
+    def check_service(self) -> None:
+        require_between("hold_s", self.hold_s, 0.005, 5.0, "s")
+        require_between("workers", self.workers, 1, 16)
+        require_between("pool_max_size", self.pool_max_size, 1, 100)
+        require_between("pool_timeout_s", self.pool_timeout_s, 0.01, 60, "s")
+        require_between("proxy_read_timeout_s", self.proxy_read_timeout_s, 0.01, 600, "s")
+        require_between("max_connections", self.max_connections, 8, 10_000)
+
+    def selected_configurations(self) -> list[str]:
+        return [c.strip() for c in str(getattr(self, "configurations", "")).split(",") if c.strip()]
+
+    @property
+    def slots(self) -> int:
+        """Connections the service can hold at once: workers × pool_max_size."""
+        return self.workers * self.pool_max_size
+
+    @property
+    def capacity_rps(self) -> float:
+        """Little's law: at most slots ÷ hold time requests per second."""
+        return self.slots / self.hold_s
 
 
 def print_progress(message: str) -> None:

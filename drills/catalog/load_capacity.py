@@ -21,14 +21,14 @@ from typing import Any
 
 from ..errors import ParameterError
 from ..findings import AtLeast, AtMost, Finding, Findings, Hypothesis, Verdict
-from ..params import DrillParams, require_between, require_choices
+from ..params import require_between, require_choices
 from ..stack import LocalStack, ProxyConfig, ServiceConfig, StackConfig, local_stack
 from ..stack.cpu import CpuSampler, children
 from ..stack.loadgen import SATURATED_CPU_PCT, LoadPlan, LoadResult, LoadStep, LocustRun
 from ..stats import percentile, share, span
 from ..watch import PoolReading, PoolWatch
 from . import load_charts
-from .common import Progress, Recorder
+from .common import PooledServiceParams, Progress, Recorder
 
 NAME = "load-capacity"
 PAPER = "load-testing.md"
@@ -41,15 +41,9 @@ MIN_IN_FLIGHT = 4.0  # below this many requests in flight, Little's law is not j
 
 
 @dataclass(frozen=True, kw_only=True)
-class Params(DrillParams):
+class Params(PooledServiceParams):
     """Knobs of the load-capacity drill. Seconds unless the name says otherwise; rates in req/s."""
 
-    hold_s: float = 0.1
-    workers: int = 2
-    pool_max_size: int = 4
-    pool_timeout_s: float = 1.0
-    proxy_read_timeout_s: float = 5.0
-    max_connections: int = 20
     # Step load: offered rates (requests/s), each held step_s.
     rate_steps: str = "20,40,60,80,100,120"
     step_s: float = 6.0
@@ -69,12 +63,7 @@ class Params(DrillParams):
     fast_ms: float = 100.0
 
     def check(self) -> None:
-        require_between("hold_s", self.hold_s, 0.005, 5.0, "s")
-        require_between("workers", self.workers, 1, 16)
-        require_between("pool_max_size", self.pool_max_size, 1, 100)
-        require_between("pool_timeout_s", self.pool_timeout_s, 0.01, 60, "s")
-        require_between("proxy_read_timeout_s", self.proxy_read_timeout_s, 0.01, 600, "s")
-        require_between("max_connections", self.max_connections, 8, 10_000)
+        self.check_service()
         if self.workers * self.pool_max_size > self.max_connections - 3:
             raise ParameterError("pool_max_size", self.pool_max_size,
                                  f"workers × pool_max_size = {self.workers * self.pool_max_size} exceeds "
@@ -115,9 +104,6 @@ class Params(DrillParams):
             raise ParameterError("rate_steps", self.rate_steps, "each rate must be 0.5–5000 req/s")
         return values
 
-    def selected_configurations(self) -> list[str]:
-        return [c.strip() for c in self.configurations.split(",") if c.strip()]
-
     @property
     def warmup_s(self) -> float:
         """Skipped at the start of each step: new users start within a second, then pick a phase."""
@@ -126,13 +112,6 @@ class Params(DrillParams):
     def users_for(self, rate: float) -> int:
         return max(1, round(rate * self.pacing_s))
 
-    @property
-    def slots(self) -> int:
-        return self.workers * self.pool_max_size
-
-    @property
-    def capacity_rps(self) -> float:
-        return self.slots / self.hold_s
 
 
 # -- measuring ---------------------------------------------------------------------------------------

@@ -31,13 +31,13 @@ import psycopg
 
 from ..errors import ParameterError
 from ..findings import AtLeast, AtMost, Finding, Findings, Hypothesis, Within
-from ..params import DrillParams, require_between, require_choices, require_positive
+from ..params import require_between, require_choices, require_positive
 from ..stack import LocalStack, PostgresConfig, ProxyConfig, ServiceConfig, StackConfig, local_stack
 from ..stack.loadgen import SATURATED_CPU_PCT, LoadPlan, LoadResult, LoadStep, LocustRun, Sample
 from ..stats import percentile, share, span
 from ..watch import PoolReading, PoolWatch
 from . import pool_charts
-from .common import Progress, Recorder
+from .common import PooledServiceParams, Progress, Recorder
 
 NAME = "pool-exhaustion"
 PAPER = "connection-pools.md"
@@ -52,17 +52,11 @@ PLATEAU_FACTOR = 4  # steps with at least this many users per pool slot are judg
 
 
 @dataclass(frozen=True, kw_only=True)
-class Params(DrillParams):
+class Params(PooledServiceParams):
     """Knobs of the pool-exhaustion drill. Seconds unless the name says otherwise."""
 
-    # The service and its pools (per Gunicorn worker).
-    hold_s: float = 0.1
-    workers: int = 2
+    # Each Gunicorn worker's pool opens this many connections at boot (max_size: see the base).
     pool_min_size: int = 4
-    pool_max_size: int = 4
-    pool_timeout_s: float = 1.0
-    proxy_read_timeout_s: float = 5.0
-    max_connections: int = 20
     # Saturation: closed-loop users per step.
     concurrency_steps: str = "4,8,16,32,64,128"
     step_s: float = 5.0
@@ -86,20 +80,15 @@ class Params(DrillParams):
     tolerance_ms: float = 50.0
 
     def check(self) -> None:
-        require_between("hold_s", self.hold_s, 0.005, 5.0, "s")
-        require_between("workers", self.workers, 1, 16)
+        self.check_service()
         require_between("pool_min_size", self.pool_min_size, 0, 100)
         if self.pool_max_size < max(1, self.pool_min_size):
             raise ParameterError("pool_max_size", self.pool_max_size,
                                  f"must be ≥ pool_min_size={self.pool_min_size} and ≥ 1")
-        require_between("pool_max_size", self.pool_max_size, 1, 100)
-        for name in ("pool_timeout_s", "proxy_read_timeout_s", "step_s", "sample_interval_s"):
+        for name in ("step_s", "sample_interval_s"):
             require_positive(name, getattr(self, name))
-        require_between("pool_timeout_s", self.pool_timeout_s, 0.01, 60, "s")
-        require_between("proxy_read_timeout_s", self.proxy_read_timeout_s, 0.01, 600, "s")
         require_between("step_s", self.step_s, 1, 120, "s")
         require_between("warmup_s", self.warmup_s, 0, self.step_s - 0.5, "s")
-        require_between("max_connections", self.max_connections, 8, 10_000)
         open_slots = self.max_connections - SUPERUSER_RESERVED
         if self.workers * self.pool_max_size > open_slots:
             raise ParameterError(
@@ -145,20 +134,7 @@ class Params(DrillParams):
             raise ParameterError("concurrency_steps", self.concurrency_steps, "each step must be 1–1000 users")
         return values
 
-    def selected_configurations(self) -> list[str]:
-        return [c.strip() for c in self.configurations.split(",") if c.strip()]
-
-    # -- the capacity arithmetic ---------------------------------------------------------------
-
-    @property
-    def slots(self) -> int:
-        """Connections the service can hold at once: workers × pool_max_size."""
-        return self.workers * self.pool_max_size
-
-    @property
-    def capacity_rps(self) -> float:
-        """Little's law: at most slots ÷ hold time requests per second."""
-        return self.slots / self.hold_s
+    # -- the capacity arithmetic (slots and capacity_rps come from PooledServiceParams) ---------
 
     def queue_wait_s(self, users: int) -> float:
         """Predicted wait for a connection with ``users`` closed-loop users (0 below capacity)."""
