@@ -269,14 +269,14 @@ def _report(exported: Exported) -> None:
 
 
 def _summary(results: Sequence[RunResult], errors: Sequence[tuple[str, DrillsError]] = ()) -> None:
-    rows = [("paper", "drill", "verdict", "held", "failed", "inconclusive", "wall", "run folder")]
+    rows = [("paper", "drill", "verdict", "held", "failed", "inconclusive", "not judged", "wall", "run folder")]
     for r in results:
         counts = r.findings.counts()
         rows.append((r.findings.paper, r.drill, "PASSED" if r.findings.passed else "FAILED", str(counts[Verdict.HELD]),
-                     str(counts[Verdict.FAILED]), str(counts[Verdict.INCONCLUSIVE]), f"{r.wall_s:.0f} s",
-                     str(r.run_dir)))
+                     str(counts[Verdict.FAILED]), str(counts[Verdict.INCONCLUSIVE]), str(counts[Verdict.NOT_JUDGED]),
+                     f"{r.wall_s:.0f} s", str(r.run_dir)))
     for name, _ in errors:
-        rows.append((catalog.get(name).PAPER, name, "ERROR", "-", "-", "-", "-", "see the message above"))
+        rows.append((catalog.get(name).PAPER, name, "ERROR", "-", "-", "-", "-", "-", "see the message above"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     click.echo("")
     for row in rows:

@@ -2,6 +2,9 @@
 
 A verdict is one of held, failed or inconclusive. Zero samples, or a missing or non-finite
 measurement, is inconclusive, never held. A failed hypothesis is a finding, not an exception.
+A fourth verdict, not judged, marks a hypothesis the drill could not test on the deployment it
+ran against (a staging target it does not own cannot be restarted with other settings): it says
+why, and it neither passes nor fails a run.
 
 ``Findings`` is what a run leaves in its folder as ``findings.json``; the export step reads it
 back to write the paper's verified section.
@@ -29,6 +32,7 @@ class Verdict(str, enum.Enum):
     HELD = "held"
     FAILED = "failed"
     INCONCLUSIVE = "inconclusive"
+    NOT_JUDGED = "not judged"
 
 
 # -- bounds: explicit, each with its limit, tolerance and unit -------------------------------------
@@ -112,6 +116,10 @@ class Hypothesis:
         """A finding that cannot be judged although samples exist (e.g. a saturated generator)."""
         return Finding.of(self, observed, samples, Verdict.INCONCLUSIVE, why)
 
+    def not_judged(self, why: str) -> Finding:
+        """A hypothesis this run could not test at all, and why (e.g. it needs to own the stack)."""
+        return Finding.of(self, None, 0, Verdict.NOT_JUDGED, why)
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -176,18 +184,28 @@ class Findings:
     tables: dict[str, list[list[str]]] = field(default_factory=dict)
     #: Raw per-request observations, for re-analysis.
     observations: list[dict[str, Any]] = field(default_factory=list)
+    #: None for the embedded local stack; for a deployment the drill does not own, what it was
+    #: (URL without credentials, database host, what the drill could not do there).
+    target: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
 
     # -- outcome --------------------------------------------------------------------------------
 
     @property
     def passed(self) -> bool:
-        """True when every hypothesis about a recommended configuration held."""
-        gating = [f for f in self.findings if f.recommended]
+        """True when every judged hypothesis about a recommended configuration held."""
+        gating = [f for f in self.findings if f.recommended and f.verdict is not Verdict.NOT_JUDGED]
         return bool(gating) and all(f.verdict is Verdict.HELD for f in gating)
 
     def counts(self) -> dict[Verdict, int]:
         return {v: sum(1 for f in self.findings if f.verdict is v) for v in Verdict}
+
+    def summary(self) -> str:
+        """"PASSED: 6 held, 0 failed, 0 inconclusive" (and "3 not judged" when any were not)."""
+        counts = self.counts()
+        text = (f"{'PASSED' if self.passed else 'FAILED'}: {counts[Verdict.HELD]} held, "
+                f"{counts[Verdict.FAILED]} failed, {counts[Verdict.INCONCLUSIVE]} inconclusive")
+        return text + (f", {counts[Verdict.NOT_JUDGED]} not judged" if counts[Verdict.NOT_JUDGED] else "")
 
     # -- persistence ----------------------------------------------------------------------------
 
@@ -237,10 +255,7 @@ class Findings:
         return rows
 
     def __repr__(self) -> str:
-        counts = self.counts()
-        lines = [f"{self.drill} run {self.run_id}: {'PASSED' if self.passed else 'FAILED'} "
-                 f"({counts[Verdict.HELD]} held, {counts[Verdict.FAILED]} failed, "
-                 f"{counts[Verdict.INCONCLUSIVE]} inconclusive)"]
+        lines = [f"{self.drill} run {self.run_id}: {self.summary()}"]
         lines += [f"  {f.verdict.value:<12} {f.key}: {f.observed_text} (expected {f.expected}, n={f.samples})"
                   for f in self.findings]
         return "\n".join(lines)
@@ -248,12 +263,7 @@ class Findings:
     def _repr_markdown_(self) -> str:
         from .export.render import markdown_table
 
-        counts = self.counts()
-        head = (
-            f"**{self.drill}** — {'PASSED' if self.passed else 'FAILED'}: "
-            f"{counts[Verdict.HELD]} held, {counts[Verdict.FAILED]} failed, "
-            f"{counts[Verdict.INCONCLUSIVE]} inconclusive\n\n"
-        )
+        head = f"**{self.drill}** — {self.summary()}\n\n"
         return head + markdown_table(self.verdict_rows())
 
 

@@ -52,6 +52,8 @@ def record(findings: Findings, runs_dir: Path) -> dict[str, object]:
         "passed": findings.passed, "parameters": findings.parameters,
         "verdicts": {f.key: f.verdict.value for f in findings.findings},
         "headline": {f.key: f.observed for f in findings.findings},
+        # Runs against a staging target are a history of their own (trends never mix the two).
+        "target": (findings.target or {}).get("url"),
     }
     runs_dir.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(entry, sort_keys=True) + "\n").encode("utf-8")
@@ -63,8 +65,11 @@ def record(findings: Findings, runs_dir: Path) -> dict[str, object]:
     return entry
 
 
-def entries(runs_dir: Path, drill: str | None = None) -> list[dict[str, object]]:
-    """History lines, oldest first (a torn or foreign line is skipped, not fatal)."""
+def entries(runs_dir: Path, drill: str | None = None, *, target: str | None | bool = False) -> list[dict[str, object]]:
+    """History lines, oldest first (a torn or foreign line is skipped, not fatal).
+
+    ``target``: False for every run; None for runs on the local stack only; a URL for runs against it.
+    """
     path = runs_dir / HISTORY_FILE
     out = []
     if path.exists():
@@ -73,7 +78,8 @@ def entries(runs_dir: Path, drill: str | None = None) -> list[dict[str, object]]
                 entry = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if isinstance(entry, dict) and (drill is None or entry.get("drill") == drill):
+            if isinstance(entry, dict) and (drill is None or entry.get("drill") == drill) \
+                    and (target is False or entry.get("target") == target):
                 out.append(entry)
     return out
 

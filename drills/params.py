@@ -16,9 +16,12 @@ import math
 import types
 import typing
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from .errors import ParameterError
+
+if TYPE_CHECKING:
+    from .target import TargetSpec
 
 # Names a notebook namespace holds besides the parameters cell (IPython's own and ours).
 _NOTEBOOK_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
@@ -29,10 +32,24 @@ class DrillParams:
     """Base of every drill's parameters; subclasses add fields and override :meth:`check`.
 
     Field names carry their unit (``_s`` seconds, ``_ms`` milliseconds, ``_pct`` percent).
+    The four ``target`` fields, common to every drill, point it at a deployment it does not own
+    (``drills.target``); empty, the drill starts the embedded local stack.
     """
 
     #: Names a notebook's parameters cell may define that are not drill parameters.
     notebook_only: ClassVar[frozenset[str]] = frozenset({"out_dir"})
+    #: The parameters that choose and cap a target, shown only when a run used one.
+    TARGET_FIELDS: ClassVar[tuple[str, ...]] = ("target_url", "allow_hosts", "target_max_rps", "target_max_duration_s")
+
+    #: Base URL of an existing deployment of the service (e.g. staging); "" starts the local stack.
+    #: Its database DSN comes from the DRILLS_TARGET_DSN environment variable, never a parameter.
+    target_url: str = ""
+    #: Hosts other than loopback that target_url and DRILLS_TARGET_DSN may name (comma-separated).
+    allow_hosts: str = ""
+    #: Caps on load against a target that is not loopback (required there): requests per second …
+    target_max_rps: float = 0.0
+    #: … and seconds of load.
+    target_max_duration_s: float = 0.0
 
     def __post_init__(self) -> None:
         types_ = self.field_types()
@@ -43,9 +60,35 @@ class DrillParams:
                 raise ParameterError(field.name, value, "must be a finite number")
             object.__setattr__(self, field.name, value)
         self.check()
+        self._check_target()
 
     def check(self) -> None:
         """Raise ParameterError for values or combinations that cannot work."""
+
+    def planned_load(self) -> tuple[float | None, float]:
+        """(peak offered requests/s, or None when the load is closed-loop; seconds of load) that the
+        drill sends to a target. Drills override it; the caps are checked against it."""
+        return None, 0.0
+
+    def target(self) -> TargetSpec | None:
+        """The checked target, or None for the local stack (reads DRILLS_TARGET_DSN; no connection)."""
+        from .target import resolve_target
+
+        return resolve_target(self.target_url, self.allow_hosts, self.target_max_rps, self.target_max_duration_s)
+
+    def _check_target(self) -> None:
+        require_between("target_max_rps", self.target_max_rps, 0, 100_000, "req/s")
+        require_between("target_max_duration_s", self.target_max_duration_s, 0, 86_400, "s")
+        spec = self.target()
+        if spec is None:
+            return
+        peak_rps, load_s = self.planned_load()
+        if spec.max_duration_s is not None and load_s > spec.max_duration_s:
+            raise ParameterError("target_max_duration_s", spec.max_duration_s,
+                                 f"the drill's plan sends load for up to {load_s:g} s; raise the cap or shorten the plan")
+        if spec.max_rps is not None and peak_rps is not None and peak_rps > spec.max_rps:
+            raise ParameterError("target_max_rps", spec.max_rps,
+                                 f"the drill's plan offers up to {peak_rps:g} req/s; raise the cap or lower the rates")
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -161,5 +204,6 @@ def _convert(name: str, value: object, target: type) -> object:
 
 
 def describe(params: DrillParams) -> list[tuple[str, Any]]:
-    """(name, value) pairs in declaration order, for tables."""
-    return [(f.name, getattr(params, f.name)) for f in dataclasses.fields(params)]
+    """(name, value) pairs in declaration order, for tables; the target's only when one is set."""
+    return [(f.name, getattr(params, f.name)) for f in dataclasses.fields(params)
+            if params.target_url or f.name not in DrillParams.TARGET_FIELDS]

@@ -14,6 +14,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,11 @@ from typing import Any
 import psycopg
 
 from .errors import MeasurementError
-from .stack.postgres import EXEMPT_FROM_TIMEOUTS, PostgresCluster
+from .stack.http import Endpoint
+from .stack.postgres import EXEMPT_FROM_TIMEOUTS
+
+#: Opens a connection for the sampler: the local stack's superuser, or a target's DRILLS_TARGET_DSN.
+Connect = Callable[..., psycopg.Connection]
 
 _TAG = re.compile(r"/\* drill:([A-Za-z0-9_-]+) \*/")
 _ACTIVE_TAGGED = (
@@ -39,10 +44,14 @@ class Sighting:
 
 
 class ServerWatch:
-    """Background sampler; use as ``with ServerWatch(pg, ledger_dir, 0.02) as watch:``."""
+    """Background sampler; use as ``with ServerWatch(stack.connect, stack.ledger_dir, 0.02) as watch:``.
 
-    def __init__(self, postgres: PostgresCluster, ledger_dir: Path, interval_s: float) -> None:
-        self.postgres = postgres
+    ``ledger_dir`` None (a target the drill does not own): no handler ledger, queries only;
+    ``connect`` None too (a target without DRILLS_TARGET_DSN): nothing is watched, nothing seen.
+    """
+
+    def __init__(self, connect: Connect | None, ledger_dir: Path | None, interval_s: float) -> None:
+        self.connect = connect
         self.ledger_dir = ledger_dir
         self.interval_s = interval_s
         self.sightings: dict[str, Sighting] = {}
@@ -56,13 +65,15 @@ class ServerWatch:
         self._conn: psycopg.Connection | None = None
 
     def __enter__(self) -> ServerWatch:
-        self._conn = self.postgres.admin_connect(options=EXEMPT_FROM_TIMEOUTS)
-        self._thread.start()
+        if self.connect is not None:
+            self._conn = self.connect(options=EXEMPT_FROM_TIMEOUTS)
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
         if self._conn is not None:
             self._conn.close()
         self._read_ledgers()  # lines written after the last sample
@@ -74,6 +85,8 @@ class ServerWatch:
 
     def wait_for_handler(self, tag: str, timeout_s: float) -> dict[str, Any] | None:
         """Block until the ledger shows ``tag``'s handler ended (or ``timeout_s`` passes)."""
+        if self.ledger_dir is None:
+            return None
         deadline = time.monotonic() + timeout_s
         with self._changed:
             while tag not in self.ledger:
@@ -124,6 +137,8 @@ class ServerWatch:
                 self._changed.notify_all()
 
     def _read_ledgers(self) -> None:
+        if self.ledger_dir is None:
+            return
         new: dict[str, dict[str, Any]] = {}
         for path in sorted(self.ledger_dir.glob("ledger-*.jsonl")):
             offset = self._offsets.get(path, 0)
@@ -177,6 +192,11 @@ _POOL_METRICS = {
 _APP_CONNECTIONS = (
     "SELECT coalesce(state, 'starting'), count(*) FROM pg_stat_activity WHERE usename = %s GROUP BY 1"
 )
+# On a target the app's role is not known: every client backend but the sampler's own.
+_CLIENT_CONNECTIONS = (
+    "SELECT coalesce(state, 'starting'), count(*) FROM pg_stat_activity "
+    "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() GROUP BY 1"
+)
 
 
 def parse_pool_metrics(text: str) -> dict[str, float]:
@@ -195,13 +215,16 @@ def parse_pool_metrics(text: str) -> dict[str, float]:
 class PoolWatch:
     """Samples ``/metrics`` (every worker, via prometheus multiprocess) and ``pg_stat_activity``.
 
-    ``with PoolWatch(stack, 0.25) as watch: …`` — ``watch.readings`` holds one PoolReading per
-    interval; the service is asked directly (not through nginx) so the proxy sees only the load.
+    ``with PoolWatch(stack.connect, stack.metrics, 0.25) as watch: …`` — ``watch.readings`` holds one
+    PoolReading per interval. On the local stack the service is asked directly (not through nginx)
+    so the proxy sees only the load. ``connect`` None (a target without DRILLS_TARGET_DSN): no
+    server-side counts; ``role`` None: every client connection counts, not one role's.
     """
 
-    def __init__(self, postgres: PostgresCluster, service_port: int, interval_s: float, role: str = "app") -> None:
-        self.postgres = postgres
-        self.service_port = service_port
+    def __init__(self, connect: Connect | None, metrics: Endpoint, interval_s: float,
+                 role: str | None = "app") -> None:
+        self.connect = connect
+        self.metrics = metrics
         self.interval_s = interval_s
         self.role = role
         self.readings: list[PoolReading] = []
@@ -225,17 +248,17 @@ class PoolWatch:
         return [r for r in self.readings if start_s <= r.at_s < end_s]
 
     def _loop(self) -> None:
-        from .stack.http import http_get
-
         conn: psycopg.Connection | None = None
         try:
             while not self._stop.is_set():
                 started = time.monotonic()
-                if conn is None:
+                if conn is None and self.connect is not None:
                     # Superuser over the socket: uses a reserved slot when the app has taken the rest.
-                    conn = self.postgres.admin_connect(options=EXEMPT_FROM_TIMEOUTS)
-                rows = conn.execute(_APP_CONNECTIONS, [self.role]).fetchall()
-                response = http_get(self.service_port, "/metrics", timeout_s=2.0)
+                    conn = self.connect(options=EXEMPT_FROM_TIMEOUTS)
+                rows = [] if conn is None else (
+                    conn.execute(_APP_CONNECTIONS, [self.role]) if self.role
+                    else conn.execute(_CLIENT_CONNECTIONS)).fetchall()
+                response = self.metrics.get("/metrics", timeout_s=2.0)
                 if response.status == 200:
                     pool = parse_pool_metrics(response.body.decode("utf-8", "replace"))
                     self.readings.append(PoolReading(at_s=time.time(), server_by_state={s: int(n) for s, n in rows},

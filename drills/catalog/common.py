@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import dataclasses
 
 from .. import provenance
-from ..findings import Chart, Finding, Findings
+from ..errors import ParameterError
+from ..findings import Chart, Finding, Findings, Verdict
 from ..history import run_id_for
 from ..params import DrillParams, require_between
 from ..paths import project_root
-from ..stack import LocalStack
+from ..stack import LocalStack, StackConfig, local_stack
+from ..target import Capability, TargetSpec
+from ..target.remote import RemoteDeployment
+
+#: What a drill measures through: the local stack it started, or a target it does not own.
+Deployment = LocalStack | RemoteDeployment
 
 Progress = Callable[[str], None]
 
@@ -53,6 +61,81 @@ class PooledServiceParams(DrillParams):
         return self.slots / self.hold_s
 
 
+@contextlib.contextmanager
+def open_deployment(target: TargetSpec | None, config: StackConfig) -> Iterator[Deployment]:
+    """The local stack started with ``config``, or, when ``target`` is set, the target as it is."""
+    if target is None:
+        with local_stack(config) as stack:
+            yield stack
+    else:
+        with RemoteDeployment(target) as remote:
+            yield remote
+
+
+def check_target_settings(params: DrillParams, remote: Deployment, names: Mapping[str, str]) -> None:
+    """Refuse to measure a target whose service runs with other settings than the drill's
+    parameters say (``names``: parameter → the service's /config name): the predictions would
+    be made for a service that is not there."""
+    if remote.owned:
+        return
+    reported = remote.app_settings()  # type: ignore[union-attr]
+    for param, name in names.items():
+        value, theirs = getattr(params, param), reported.get(name)
+        if theirs is None:
+            continue
+        if isinstance(theirs, str):  # a PostgreSQL setting as SHOW prints it ("1s", "500ms", "0")
+            theirs = _pg_seconds(theirs)
+        if theirs is not None and abs(float(theirs) - float(value)) > 1e-6:
+            raise ParameterError(param, value, f"the target reports {name} = {reported.get(name)}; set "
+                                 f"-p {param}={theirs:g} so that the drill predicts for the service that is there")
+
+
+def _pg_seconds(text: str) -> float | None:
+    units = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+    try:
+        return float(number) * units.get(text[len(number):], 1e-3)  # bare numbers are milliseconds
+    except ValueError:
+        return None
+
+
+def restrict(findings: list[Finding], capabilities: frozenset[Capability],
+             needs: Mapping[str, frozenset[Capability]]) -> list[Finding]:
+    """Mark every finding whose hypothesis needs what the deployment does not allow as not judged.
+
+    ``needs`` maps a hypothesis key, or a configuration (the key's first part), to what judging it
+    requires; on the local stack (every capability) nothing changes.
+    """
+    out = []
+    for f in findings:
+        need = needs.get(f.key, frozenset()) | needs.get(f.key.split(".", 1)[0], frozenset())
+        missing = need - capabilities
+        if missing:
+            why = ("not judged: against a target it does not own the drill cannot "
+                   + "; nor ".join(sorted(c.value for c in missing)))
+            f = dataclasses.replace(f, observed=None, samples=0, verdict=Verdict.NOT_JUDGED, detail=why)
+        out.append(f)
+    return out
+
+
+class RateCap:
+    """Spaces request starts at least ``1 / max_rps`` apart across threads (None: no cap)."""
+
+    def __init__(self, max_rps: float | None) -> None:
+        self.interval_s = 1.0 / max_rps if max_rps else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval_s:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval_s
+        time.sleep(max(0.0, start - now))
+
+
 def print_progress(message: str) -> None:
     print(message, flush=True)
 
@@ -72,14 +155,18 @@ class Recorder:
         self._clock = time.monotonic()
         self._components: dict[str, str] = {}
 
-    def starting(self, index: int, total: int, name: str) -> None:
-        self.say(f"[{self.drill}] {index}/{total} {name}: starting PostgreSQL, Gunicorn and nginx …")
+    def starting(self, index: int, total: int, name: str, target: TargetSpec | None = None) -> None:
+        self.say(f"[{self.drill}] {index}/{total} {name}: "
+                 + (f"against the target {target.url.url} (not owned) …" if target else
+                    "starting PostgreSQL, Gunicorn and nginx …"))
 
-    def stack_ready(self, name: str, stack: LocalStack) -> dict[str, Any]:
+    def stack_ready(self, name: str, stack: Deployment) -> dict[str, Any]:
         """Report the stack ready and return what its components run with (read back)."""
-        self.say(f"  {name}: stack ready in {stack.ready_s:.2f} s (proxy on 127.0.0.1:{stack.proxy.port})")
+        self.say(f"  {name}: {'stack' if stack.owned else 'target'} ready in {stack.ready_s:.2f} s ({stack.describe()})")
         settings = stack.read_back()
-        self._components = {"postgresql": settings["postgres"]["server_version"], "nginx": stack.proxy.binary.version}
+        if isinstance(stack, LocalStack):
+            self._components = {"postgresql": settings["postgres"]["server_version"],
+                                "nginx": stack.proxy.binary.version}
         return settings
 
     def _paper_sha256(self) -> str | None:
@@ -92,9 +179,10 @@ class Recorder:
 
     def finish(self, params: DrillParams, *, settings: dict[str, Any], findings: list[Finding],
                tables: dict[str, list[list[str]]], observations: list[dict[str, Any]],
-               draw: Callable[[Findings, Path], list[Chart]]) -> Findings:
+               draw: Callable[[Findings, Path], list[Chart]], target: TargetSpec | None = None) -> Findings:
         """Assemble the findings, draw the charts, save ``findings.json``, and say the outcome."""
         result = Findings(
+            target=target.describe() if target else None,
             drill=self.drill, paper=self.paper, run_id=run_id_for(self.run_dir), started_at=self.started_at,
             finished_at=provenance.utc_now(), parameters=params.to_dict(),
             provenance={**provenance.collect(project_root(), **self._components),
@@ -104,8 +192,6 @@ class Recorder:
         )
         result.charts = draw(result, self.run_dir)
         result.save(self.run_dir)
-        counts = result.counts()
-        self.say(f"[{self.drill}] {'PASSED' if result.passed else 'FAILED'}: "
-                 + ", ".join(f"{n} {v.value}" for v, n in counts.items())
-                 + f" in {time.monotonic() - self._clock:.1f} s; findings in {self.run_dir}")
+        self.say(f"[{self.drill}] {result.summary()} in {time.monotonic() - self._clock:.1f} s; "
+                 f"findings in {self.run_dir}")
         return result

@@ -22,13 +22,14 @@ from typing import Any
 from ..errors import ParameterError
 from ..findings import AtLeast, AtMost, Finding, Findings, Hypothesis, Verdict
 from ..params import require_between, require_choices
-from ..stack import LocalStack, ProxyConfig, ServiceConfig, StackConfig, local_stack
+from ..stack import ProxyConfig, ServiceConfig, StackConfig
 from ..stack.cpu import CpuSampler, children
+from ..target import Capability, TargetSpec
 from ..stack.loadgen import SATURATED_CPU_PCT, LoadPlan, LoadResult, LoadStep, LocustRun
 from ..stats import percentile, share, span
 from ..watch import PoolReading, PoolWatch
 from . import load_charts
-from .common import PooledServiceParams, Progress, Recorder
+from .common import Deployment, PooledServiceParams, Progress, Recorder, check_target_settings, open_deployment, restrict
 
 NAME = "load-capacity"
 PAPER = "load-testing.md"
@@ -37,6 +38,10 @@ NOTEBOOK = "load-capacity.ipynb"
 HEADLINES = ("recommended.knee-below-capacity", "recommended.littles-law", "shedding.admitted-p99-within-slo")
 CONFIGURATIONS = ("recommended", "shedding")
 MIN_IN_FLIGHT = 4.0  # below this many requests in flight, Little's law is not judged (see judge)
+#: Against a target it does not own, the drill runs the step load and the unshed overload only.
+ON_TARGET = ("recommended",)
+#: What judging a hypothesis (or a configuration's) needs beyond sending requests.
+NEEDS = {"shedding": frozenset({Capability.OWNS_STACK})}
 
 
 
@@ -95,6 +100,10 @@ class Params(PooledServiceParams):
         if total > 600:
             raise ParameterError("step_s", self.step_s, f"the plan would send load for {total:g} s; keep it ≤ 600 s")
 
+    def planned_load(self) -> tuple[float | None, float]:
+        """On a target: the step load and the overload, each run with its drain (2 s)."""
+        return max([*self.rates(), self.overload_rate]), len(self.rates()) * self.step_s + self.overload_s + 4.0
+
     def rates(self) -> list[float]:
         try:
             values = [float(v) for v in self.rate_steps.split(",") if v.strip()]
@@ -143,8 +152,8 @@ def stack_config(params: Params, *, shedding: bool) -> StackConfig:
     )
 
 
-def measure(stack: LocalStack, params: Params, name: str, rates: list[float], step_s: float,
-            say: Progress) -> Measured:
+def measure(stack: Deployment, params: Params, name: str, rates: list[float], step_s: float,
+            say: Progress, target: TargetSpec | None = None) -> Measured:
     steps = []
     previous = 0
     for rate in rates:
@@ -152,13 +161,16 @@ def measure(stack: LocalStack, params: Params, name: str, rates: list[float], st
         # New users all start within a second; each then picks a random phase within its period.
         steps.append(LoadStep(users, step_s, spawn_rate=max(1.0, float(users - previous))))
         previous = users
-    plan = LoadPlan(target_url=f"http://127.0.0.1:{stack.proxy.port}", path=f"/work?db_s={params.hold_s}",
+    plan = LoadPlan(target_url=stack.entry.url, path=f"/work?db_s={params.hold_s}",
                     steps=tuple(steps), request_timeout_s=params.proxy_read_timeout_s + 5,
-                    workers=params.locust_workers, pacing_s=params.pacing_s)
-    master = stack.service.pid
+                    workers=params.locust_workers, pacing_s=params.pacing_s, allow_hosts=params.allow_hosts,
+                    max_rps=target.max_rps if target else None,
+                    max_duration_s=target.max_duration_s if target else None)
+    # The service's CPU only where the drill started it (Capability.PROCESSES).
+    master = stack.service.pid if Capability.PROCESSES in stack.capabilities else None  # type: ignore[union-attr]
     cpu = CpuSampler(lambda: [master, *children(master)] if master else [], interval_s=0.5).start()
     try:
-        with PoolWatch(stack.postgres, stack.service.port, params.sample_interval_s) as watch:
+        with PoolWatch(None, stack.metrics, params.sample_interval_s) as watch:
             with LocustRun(plan) as locust:
                 say(f"  {name}: Locust started ({params.locust_workers or 'no'} workers); offered "
                     + ", ".join(f"{r:g}" for r in rates) + f" req/s, {step_s:g} s each")
@@ -339,27 +351,32 @@ def judge(params: Params, runs: dict[str, Measured]) -> list[Finding]:
 
 def run(params: Params, run_dir: Path | str, progress: Progress | None = None) -> Findings:
     """Run the drill, write ``findings.json`` and the charts into ``run_dir``, return the findings."""
+    target = params.target()
     rec = Recorder(NAME, PAPER, run_dir, progress)
     runs: dict[str, Measured] = {}
-    selected = params.selected_configurations()
+    selected = [c for c in params.selected_configurations() if target is None or c in ON_TARGET]
     for index, name in enumerate(selected, 1):
-        rec.starting(index, len(selected), name)
-        with local_stack(stack_config(params, shedding=name == "shedding")) as stack:
+        rec.starting(index, len(selected), name, target)
+        with open_deployment(target, stack_config(params, shedding=name == "shedding")) as stack:
+            check_target_settings(params, stack, {"pool_max_size": "pool_max_size",
+                                                  "pool_timeout_s": "pool_timeout_s"})
             settings = rec.stack_ready(name, stack)
             if name == "recommended":
-                runs[name] = measure(stack, params, name, params.rates(), params.step_s, rec.say)
+                runs[name] = measure(stack, params, name, params.rates(), params.step_s, rec.say, target)
                 runs["no-shedding"] = measure(stack, params, "no-shedding", [params.overload_rate],
-                                              params.overload_s, rec.say)
+                                              params.overload_s, rec.say, target)
             else:
-                runs[name] = measure(stack, params, name, [params.overload_rate], params.overload_s, rec.say)
+                runs[name] = measure(stack, params, name, [params.overload_rate], params.overload_s, rec.say, target)
             runs[name].settings = settings
-        rec.say(f"  {name}: stack stopped")
+        rec.say(f"  {name}: {'stack stopped' if target is None else 'done'}")
     rec.say(f"[{NAME}] judging …")
     steps = steps_of(runs["recommended"], params) if "recommended" in runs else []
+    capabilities = target.capabilities if target else frozenset(Capability)
     return rec.finish(
         params,
+        target=target,
         settings={name: m.settings for name, m in runs.items() if m.settings},
-        findings=judge(params, runs),
+        findings=restrict(judge(params, runs), capabilities, NEEDS),
         tables={"step load": steps_table(steps, params), "overload": overload_table(runs, params)},
         observations=[{"run": m.name, "rates": m.rates, "locust_cpu_pct": m.load.step_cpu_pct,
                        "service_cpu_pct": m.service_cpu_pct, "locust_warnings": m.load.warnings,

@@ -32,12 +32,13 @@ import psycopg
 from ..errors import ParameterError
 from ..findings import AtLeast, AtMost, Finding, Findings, Hypothesis, Within
 from ..params import require_between, require_choices, require_positive
-from ..stack import LocalStack, PostgresConfig, ProxyConfig, ServiceConfig, StackConfig, local_stack
+from ..stack import PostgresConfig, ProxyConfig, ServiceConfig, StackConfig
+from ..target import Capability, TargetSpec
 from ..stack.loadgen import SATURATED_CPU_PCT, LoadPlan, LoadResult, LoadStep, LocustRun, Sample
 from ..stats import percentile, share, span
 from ..watch import PoolReading, PoolWatch
 from . import pool_charts
-from .common import PooledServiceParams, Progress, Recorder
+from .common import Deployment, PooledServiceParams, Progress, Recorder, check_target_settings, open_deployment, restrict
 
 NAME = "pool-exhaustion"
 PAPER = "connection-pools.md"
@@ -48,6 +49,16 @@ CONFIGURATIONS = ("recommended", "oversubscribed", "bounded")
 SUPERUSER_RESERVED = 3  # PostgreSQL's default superuser_reserved_connections (read back too)
 DRILL_CONNECTIONS = 2  # the drill's own superuser connections (sampler, admin probe)
 PLATEAU_FACTOR = 4  # steps with at least this many users per pool slot are judged against capacity
+#: Against a target it does not own, only the recommended configuration runs (as deployed).
+ON_TARGET = ("recommended",)
+#: What judging a hypothesis (or a configuration's) needs beyond sending requests.
+NEEDS = {
+    "oversubscribed": frozenset({Capability.OWNS_STACK, Capability.LOGS}),
+    "bounded": frozenset({Capability.OWNS_STACK}),
+    "recommended.server-connections-bounded": frozenset({Capability.DATABASE}),
+    "recommended.admin-connects-at-peak": frozenset({Capability.DATABASE}),
+    "recommended.no-refused-connections": frozenset({Capability.LOGS}),
+}
 
 
 
@@ -124,6 +135,11 @@ class Params(PooledServiceParams):
         if total > 600:
             raise ParameterError("step_s", self.step_s, f"the plan would send load for {total:g} s; keep it ≤ 600 s")
 
+    def planned_load(self) -> tuple[float | None, float]:
+        """On a target: the recommended steps and the drain; closed-loop, so the rate is capped by
+        pacing the users (LoadPlan.max_rps), not known in advance."""
+        return None, len(self.steps()) * self.step_s + 2.0
+
     def steps(self) -> list[int]:
         try:
             values = [int(v) for v in self.concurrency_steps.split(",") if v.strip()]
@@ -180,35 +196,44 @@ def users_for(params: Params, name: str) -> list[int]:
             "bounded": [params.bounded_users]}[name]
 
 
-def run_configuration(stack: LocalStack, params: Params, name: str, say: Progress) -> Run:
+def run_configuration(stack: Deployment, params: Params, name: str, say: Progress,
+                      target: TargetSpec | None = None) -> Run:
     users = users_for(params, name)
-    plan = LoadPlan(target_url=f"http://127.0.0.1:{stack.proxy.port}", path=f"/work?db_s={params.hold_s}",
+    plan = LoadPlan(target_url=stack.entry.url, path=f"/work?db_s={params.hold_s}",
                     steps=tuple(LoadStep(u, params.step_s) for u in users),
                     request_timeout_s=params.proxy_read_timeout_s + 5, workers=params.locust_workers,
-                    pacing_s=params.bounded_pacing_s if name == "bounded" else 0.0)
+                    pacing_s=params.bounded_pacing_s if name == "bounded" else 0.0, allow_hosts=params.allow_hosts,
+                    max_rps=target.max_rps if target else None,
+                    max_duration_s=target.max_duration_s if target else None)
     probes: list[tuple[bool, float]] = []
-    with PoolWatch(stack.postgres, stack.service.port, params.sample_interval_s) as watch:
+    database = Capability.DATABASE in stack.capabilities
+    with PoolWatch(stack.connect if database else None, stack.metrics, params.sample_interval_s,
+                   role="app" if stack.owned else None) as watch:
         with LocustRun(plan) as locust:
             say(f"  {name}: Locust started ({params.locust_workers or 'no'} workers); "
                 f"{len(users)} step(s) of {params.step_s:g} s: {', '.join(map(str, users))} users")
             # Probe an admin connection in the middle of the last (peak) step.
             peak_at = time.monotonic() + params.step_s * (len(users) - 1) + params.step_s / 2
             prober = threading.Thread(target=_probe_admin, args=(stack, peak_at, probes), daemon=True)
-            prober.start()
+            if database:
+                prober.start()
             result = locust.wait()
-            prober.join(timeout=15)
+            if database:
+                prober.join(timeout=15)
         watch.check()
-    log = stack.postgres.log_path.read_text(errors="replace")
-    refused = sum(1 for line in log.splitlines() if " 53300 " in line and "FATAL" in line)
+    refused = 0
+    if Capability.LOGS in stack.capabilities:
+        log = stack.postgres.log_path.read_text(errors="replace")  # type: ignore[union-attr]
+        refused = sum(1 for line in log.splitlines() if " 53300 " in line and "FATAL" in line)
     return Run(name, users, result, list(watch.readings), refused, probes, {})
 
 
-def _probe_admin(stack: LocalStack, at: float, probes: list[tuple[bool, float]]) -> None:
+def _probe_admin(stack: Deployment, at: float, probes: list[tuple[bool, float]]) -> None:
     time.sleep(max(0.0, at - time.monotonic()))
     for _ in range(3):
         started = time.monotonic()
         try:
-            with stack.postgres.admin_connect(dbname="postgres") as conn:
+            with stack.connect(**({"dbname": "postgres"} if stack.owned else {})) as conn:
                 conn.execute("SELECT 1")
             probes.append((True, time.monotonic() - started))
         except psycopg.Error:
@@ -426,22 +451,26 @@ def _peak_states(run: Run) -> str:
 
 def run(params: Params, run_dir: Path | str, progress: Progress | None = None) -> Findings:
     """Run the drill, write ``findings.json`` and the charts into ``run_dir``, return the findings."""
+    target = params.target()
     rec = Recorder(NAME, PAPER, run_dir, progress)
     runs: dict[str, Run] = {}
-    selected = params.selected_configurations()
+    selected = [c for c in params.selected_configurations() if target is None or c in ON_TARGET]
     for index, name in enumerate(selected, 1):
-        rec.starting(index, len(selected), name)
-        with local_stack(stack_config(params, name)) as stack:
+        rec.starting(index, len(selected), name, target)
+        with open_deployment(target, stack_config(params, name)) as stack:
+            check_target_settings(params, stack, {"pool_max_size": "pool_max_size",
+                                                  "pool_timeout_s": "pool_timeout_s"})
             settings = rec.stack_ready(name, stack)
-            runs[name] = run_configuration(stack, params, name, rec.say)
+            runs[name] = run_configuration(stack, params, name, rec.say, target)
             runs[name].settings = settings
-        rec.say(f"  {name}: {len(runs[name].load.samples)} requests; stack stopped")
+        rec.say(f"  {name}: {len(runs[name].load.samples)} requests; {'stack stopped' if target is None else 'done'}")
     rec.say(f"[{NAME}] judging …")
     stats = step_stats(runs["recommended"], params) if "recommended" in runs else []
     return rec.finish(
         params,
+        target=target,
         settings={name: r.settings for name, r in runs.items()},
-        findings=judge(params, runs),
+        findings=restrict(judge(params, runs), target.capabilities if target else frozenset(Capability), NEEDS),
         tables={"capacity arithmetic": capacity_table(params), "saturation steps": steps_table(stats)},
         observations=[{"configuration": r.name, "users": r.users, "step_cpu_pct": r.load.step_cpu_pct,
                        "locust_warnings": r.load.warnings, "refused_in_log": r.refused_in_log,

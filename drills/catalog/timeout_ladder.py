@@ -35,11 +35,12 @@ from ..findings import AtLeast, AtMost, Finding, Findings, Hypothesis
 from ..errors import ParameterError
 from ..params import DrillParams, require_between, require_choices, require_less, require_positive
 from ..stats import share, span
-from ..stack import LocalStack, PostgresConfig, ProxyConfig, ServiceConfig, StackConfig, local_stack
-from ..stack.http import HttpResult, http_get
+from ..stack import PostgresConfig, ProxyConfig, ServiceConfig, StackConfig
+from ..stack.http import HttpResult
+from ..target import Capability, TargetSpec
 from ..watch import ServerWatch
 from . import ladder_charts
-from .common import Progress, Recorder
+from .common import Deployment, Progress, RateCap, Recorder, check_target_settings, open_deployment, restrict
 
 NAME = "timeout-ladder"
 PAPER = "timeout-ladders.md"
@@ -48,6 +49,14 @@ NOTEBOOK = "timeout-ladder.ipynb"
 HEADLINES = ("recommended.no-orphan-queries", "inverted.orphan-queries")
 CONFIGURATIONS = ("recommended", "inverted", "heartbeat")
 PLACEMENTS = ("db", "app", "split")
+#: Against a target it does not own, the drill sends the recommended grid to the ladder as deployed.
+ON_TARGET = ("recommended",)
+#: What judging a hypothesis (or a configuration's) needs beyond sending requests.
+NEEDS = {
+    "inverted": frozenset({Capability.OWNS_STACK, Capability.LOGS}),
+    "heartbeat": frozenset({Capability.OWNS_STACK, Capability.LOGS}),
+    "recommended.no-orphan-queries": frozenset({Capability.DATABASE}),
+}
 
 
 
@@ -132,6 +141,12 @@ class Params(DrillParams):
 
     def selected_configurations(self) -> list[str]:
         return [c.strip() for c in self.configurations.split(",") if c.strip()]
+
+    def planned_load(self) -> tuple[float | None, float]:
+        """On a target: the recommended grid, every request taking at most the client's timeout
+        (the rate is capped as it is sent, by spacing request starts)."""
+        requests = len(ladders(self)["recommended"].delays()) * len(PLACEMENTS) * self.repeats
+        return None, math.ceil(requests / self.concurrency) * self.client_timeout_s
 
     def tolerance_s(self, expected_s: float) -> float:
         """max(tolerance_ms, tolerance_pct of the expected time), in seconds."""
@@ -268,10 +283,12 @@ def classify(result: HttpResult) -> str:
     return f"http-{result.status}"
 
 
-def _send(stack: LocalStack, watch: ServerWatch, obs: Observation, path: str, client_timeout_s: float,
-          wait_server_s: float) -> Observation:
+def _send(stack: Deployment, watch: ServerWatch, obs: Observation, path: str, client_timeout_s: float,
+          wait_server_s: float, cap: RateCap | None = None) -> Observation:
+    if cap is not None:
+        cap.wait()
     sent_at = time.time()
-    result = http_get(stack.proxy.port, path, timeout_s=client_timeout_s)
+    result = stack.entry.get(path, timeout_s=client_timeout_s)
     obs.answered_at = sent_at + result.elapsed_s
     obs.latency_s = result.elapsed_s
     obs.status = result.status
@@ -286,7 +303,15 @@ def _send(stack: LocalStack, watch: ServerWatch, obs: Observation, path: str, cl
     return obs
 
 
-def run_ladder(stack: LocalStack, ladder: Ladder, params: Params, progress: Progress) -> tuple[list[Observation], int]:
+def _watch(stack: Deployment, params: Params) -> ServerWatch:
+    """Queries (with a database connection) and handlers (with the service's ledger) as far as the
+    deployment lets the drill see them."""
+    return ServerWatch(stack.connect if Capability.DATABASE in stack.capabilities else None,
+                       stack.ledger_dir, params.sample_interval_s)
+
+
+def run_ladder(stack: Deployment, ladder: Ladder, params: Params, progress: Progress,
+               cap: RateCap | None = None) -> tuple[list[Observation], int]:
     """Send the grid through the stack; return observations and the number of sampler passes."""
     plan: list[Observation] = []
     for delay in ladder.delays():
@@ -300,11 +325,11 @@ def run_ladder(stack: LocalStack, ladder: Ladder, params: Params, progress: Prog
     wait_server_s = max(o.delay_s for o in plan) + 5.0
     started = time.monotonic()
     done: list[Observation] = []
-    with ServerWatch(stack.postgres, stack.service.state_dir, params.sample_interval_s) as watch, \
+    with _watch(stack, params) as watch, \
             concurrent.futures.ThreadPoolExecutor(params.concurrency, thread_name_prefix="drills-client") as pool:
         futures = [
             pool.submit(_send, stack, watch, obs, f"/work?app_s={obs.app_s}&db_s={obs.db_s}&tag={obs.tag}",
-                        ladder.client_timeout_s, wait_server_s)
+                        ladder.client_timeout_s, wait_server_s, cap)
             for obs in plan
         ]
         try:
@@ -324,11 +349,11 @@ def run_ladder(stack: LocalStack, ladder: Ladder, params: Params, progress: Prog
     return plan, watch.samples
 
 
-def run_heartbeat(stack: LocalStack, params: Params, progress: Progress) -> list[Observation]:
+def run_heartbeat(stack: Deployment, params: Params, progress: Progress) -> list[Observation]:
     """An awaited query and then a blocking call, each longer than Gunicorn's timeout."""
     ladder = heartbeat_ladder(params)
     out: list[Observation] = []
-    with ServerWatch(stack.postgres, stack.service.state_dir, params.sample_interval_s) as watch:
+    with _watch(stack, params) as watch:
         slow = Observation("heartbeat", "await", params.heartbeat_await_s, 0.0, params.heartbeat_await_s,
                            uuid.uuid4().hex[:16], "ok", params.heartbeat_await_s)
         progress(f"  heartbeat: awaiting a {params.heartbeat_await_s:g} s query (Gunicorn timeout "
@@ -482,31 +507,40 @@ def judge(params: Params, observations: list[Observation], evidence: dict[str, A
 
 def run(params: Params, run_dir: Path | str, progress: Progress | None = None) -> Findings:
     """Run the drill, write ``findings.json`` and the charts into ``run_dir``, return the findings."""
+    target = params.target()
     rec = Recorder(NAME, PAPER, run_dir, progress)
     observations: list[Observation] = []
     settings: dict[str, Any] = {}
     evidence: dict[str, Any] = {}
-    selected = params.selected_configurations()
+    selected = [c for c in params.selected_configurations() if target is None or c in ON_TARGET]
     try:
         for index, name in enumerate(selected, 1):
             ladder = ladders(params).get(name) or heartbeat_ladder(params)
             gunicorn_timeout = params.gunicorn_timeout_s if name == "heartbeat" else 30
-            rec.starting(index, len(selected), name)
-            with local_stack(stack_config(params, ladder, gunicorn_timeout_s=gunicorn_timeout)) as stack:
+            rec.starting(index, len(selected), name, target)
+            with open_deployment(target, stack_config(params, ladder, gunicorn_timeout_s=gunicorn_timeout)) as stack:
+                # On a target the ladder is the deployed one: the drill predicts from its parameters,
+                # so those it can read back (the app's budget, its session's statement_timeout) must match.
+                check_target_settings(params, stack, {"request_budget_s": "request_budget_s",
+                                                      "statement_timeout_s": "statement_timeout"})
                 settings[name] = {"ladder_s": dataclasses.asdict(ladder), **rec.stack_ready(name, stack)}
                 if name == "heartbeat":
                     observations += run_heartbeat(stack, params, rec.say)
                     samples = 0
                 else:
-                    batch, samples = run_ladder(stack, ladder, params, rec.say)
+                    batch, samples = run_ladder(stack, ladder, params, rec.say,
+                                                RateCap(target.max_rps if target else None))
                     observations += batch
+                if target is not None:
+                    evidence[name] = {"activity_samples": samples}
+                    continue
                 evidence[name] = {
                     "upstream_timeouts": stack.proxy.error_log().count("upstream timed out"),
                     "upstream_closed": stack.proxy.error_log().count("upstream prematurely closed"),
                     "worker_timeouts": stack.service.log_text().count("WORKER TIMEOUT"),
                     "activity_samples": samples,
                 }
-            rec.say(f"  {name}: stack stopped")
+            rec.say(f"  {name}: {'stack stopped' if target is None else 'done'}")
     except BaseException:
         # Keep what was measured, then let the error through.
         (rec.run_dir / "partial-observations.json").write_text(
@@ -515,8 +549,10 @@ def run(params: Params, run_dir: Path | str, progress: Progress | None = None) -
     rec.say(f"[{NAME}] judging {len(observations)} requests …")
     return rec.finish(
         params,
+        target=target,
         settings={**settings, "evidence": evidence},
-        findings=judge(params, observations, evidence),
+        findings=restrict(judge(params, observations, evidence),
+                          target.capabilities if target else frozenset(Capability), NEEDS),
         tables={"requests": request_table(observations)},
         observations=[_jsonable(dataclasses.asdict(o)) for o in observations],
         draw=lambda findings, out: ladder_charts.draw(findings, observations, ladders(params), params, out),

@@ -27,7 +27,10 @@ class Exported:
 
 
 def latest_run(drill: str, runs_dir: Path) -> Path:
-    """The newest run folder of ``drill`` that finished (has findings).
+    """The newest run folder of ``drill`` that finished (has findings) on the embedded local stack.
+
+    Runs against a staging target are exported only when named (``drills export --run-dir``): a
+    paper says what the local stack showed unless its reader chose otherwise.
 
     Run folders are ``runs/<ts>-<drill>/`` (`drills run`) and ``runs/<ts>/<drill>/`` (`drills
     verify`); both start with the UTC timestamp, so its text orders them.
@@ -35,13 +38,20 @@ def latest_run(drill: str, runs_dir: Path) -> Path:
     found = [p for p in [*runs_dir.glob(f"*-{drill}"), *runs_dir.glob(f"*/{drill}")] if p.is_dir()]
     candidates = sorted(found, key=lambda p: p.name if p.name != drill else p.parent.name, reverse=True)
     for candidate in candidates:
-        if (candidate / FINDINGS_FILE).is_file():
+        if (candidate / FINDINGS_FILE).is_file() and not _is_target_run(candidate):
             return candidate
     raise ExportError(
         f"no finished run of {drill} under {runs_dir}"
         + (f" ({len(candidates)} unfinished)" if candidates else "")
         + f"; run `drills run {drill}` first"
     )
+
+
+def _is_target_run(run_dir: Path) -> bool:
+    try:
+        return Findings.load(run_dir).target is not None
+    except ExportError:
+        return False
 
 
 def export_run(paper: Path, run_dir: Path, headlines: Sequence[str] = ()) -> Exported:
@@ -60,7 +70,7 @@ def export_run(paper: Path, run_dir: Path, headlines: Sequence[str] = ()) -> Exp
     figures_dir = paper.parent / FIGURES
     links = {c.name: f"{FIGURES}/{findings.drill}-{c.name}.png" for c in findings.charts}
     # The runs of this drill up to this one, from runs/history.jsonl beside the run folders.
-    runs = [e for e in entries(runs_root(run_dir), findings.drill)
+    runs = [e for e in entries(runs_root(run_dir), findings.drill, target=(findings.target or {}).get("url"))
             if str(e.get("finished_at")) <= findings.finished_at]
     previous = next((e for e in reversed(runs) if e.get("run_id") != findings.run_id), None)
     trend = f"{FIGURES}/{findings.drill}-trend.png"

@@ -8,7 +8,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-VERDICT_COLOURS = {"held": "#2ca02c", "failed": "#d62728", "inconclusive": "#ff7f0e"}
+VERDICT_COLOURS = {"held": "#2ca02c", "failed": "#d62728", "inconclusive": "#ff7f0e", "not judged": "#7f7f7f"}
 PNG_METADATA: dict[str, Any] = {"Software": None}
 LAST_RUNS = 10
 

@@ -11,9 +11,13 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from .binaries import find_nginx, find_postgres
+from .http import Endpoint
 from .leftovers import sweep
 from .postgres import PostgresCluster, PostgresConfig
 from .process import ManagedProcess
@@ -51,6 +55,36 @@ class LocalStack:
     proxy: NginxProxy
     #: Seconds from the first process start until nginx passed a request through.
     ready_s: float
+
+    #: The drill started every component: it may do anything (see drills.target.Capability).
+    owned = True
+
+    @property
+    def capabilities(self) -> frozenset[Any]:
+        from ..target import EVERYTHING
+
+        return EVERYTHING
+
+    @property
+    def entry(self) -> Endpoint:
+        """Where clients send requests: nginx."""
+        return Endpoint(port=self.proxy.port)
+
+    @property
+    def metrics(self) -> Endpoint:
+        """The service itself, past nginx, so that watching it adds nothing to the proxy's load."""
+        return Endpoint(port=self.service.port)
+
+    @property
+    def ledger_dir(self) -> Path:
+        return self.service.state_dir
+
+    def connect(self, **kwargs: Any) -> psycopg.Connection:
+        """A superuser connection over the socket (uses a reserved slot when the app holds the rest)."""
+        return self.postgres.admin_connect(**kwargs)
+
+    def describe(self) -> str:
+        return f"proxy on 127.0.0.1:{self.proxy.port}"
 
     def read_back(self) -> dict[str, Any]:
         """Every component's effective settings, read from the component itself."""

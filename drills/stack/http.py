@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -27,13 +28,33 @@ class HttpResult:
     server: str = ""
 
 
-def http_get(port: int, path: str, *, timeout_s: float, host: str = LOOPBACK) -> HttpResult:
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a drill sends requests: the local proxy, the local service, or a checked target."""
+
+    host: str = LOOPBACK
+    port: int = 80
+    scheme: str = "http"
+    #: Prefix of every path (a target may live under /api, say); no trailing slash.
+    base_path: str = ""
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}{self.base_path}"
+
+    def get(self, path: str, *, timeout_s: float) -> HttpResult:
+        return http_get(self.port, self.base_path + path, timeout_s=timeout_s, host=self.host, scheme=self.scheme)
+
+
+def http_get(port: int, path: str, *, timeout_s: float, host: str = LOOPBACK, scheme: str = "http") -> HttpResult:
     """GET ``path`` on ``host:port``; never raises for network failures, reports them instead.
 
     ``timeout_s`` applies to each blocking socket operation, as most HTTP clients do.
     """
     started = time.monotonic()
-    conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
+    conn = (http.client.HTTPSConnection(host, port, timeout=timeout_s, context=ssl.create_default_context())
+            if scheme == "https" else http.client.HTTPConnection(host, port, timeout=timeout_s))
     try:
         conn.request("GET", path, headers={"Connection": "close"})
         response = conn.getresponse()
@@ -48,5 +69,9 @@ def http_get(port: int, path: str, *, timeout_s: float, host: str = LOOPBACK) ->
         return HttpResult(None, b"", time.monotonic() - started, failure="reset")
     except (http.client.RemoteDisconnected, http.client.IncompleteRead, BrokenPipeError):
         return HttpResult(None, b"", time.monotonic() - started, failure="closed")
+    except ssl.SSLError:
+        return HttpResult(None, b"", time.monotonic() - started, failure="tls")
+    except OSError:  # e.g. no route to host, name not known
+        return HttpResult(None, b"", time.monotonic() - started, failure="unreachable")
     finally:
         conn.close()

@@ -19,9 +19,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from ..errors import ComponentError, ParameterError
+from ..target.guard import check_target_url
 from .ports import LOOPBACK, pick_free_port
 from .cpu import CpuSampler
 from .process import Component, ManagedProcess
@@ -31,7 +31,6 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 MAX_PLAN_S = 900.0
 #: Share of one core above which a Locust process counts as saturated (Locust warns at 90 %).
 SATURATED_CPU_PCT = 90.0
-_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 @dataclass(frozen=True)
@@ -62,12 +61,23 @@ class LoadPlan:
     #: complete and are recorded (Locust kills running requests when a test stops). Requests that
     #: start in the drain fall outside every step and are not counted.
     drain_s: float = 2.0
+    #: Hosts other than loopback this plan may load (drills.target.guard); "" allows loopback only.
+    allow_hosts: str = ""
+    #: Cap on the offered rate: users are paced so that all of them together start at most this
+    #: many requests per second, whatever the service's latency. Required for a host not loopback.
+    max_rps: float | None = None
+    #: Cap on the plan's length, drain included. Required for a host not loopback.
+    max_duration_s: float | None = None
 
     def __post_init__(self) -> None:
-        host = urlsplit(self.target_url).hostname or ""
-        if host not in _LOOPBACK_HOSTS and not host.startswith("127."):
-            # Traffic goes to loopback only unless a drill passes an explicit allow-list (not yet).
-            raise ParameterError("target_url", self.target_url, "must be a loopback address (127.0.0.1)")
+        # The same guard as the drills' target_url: checked again here, where traffic starts.
+        url = check_target_url(self.target_url, self.allow_hosts)
+        if not url.local and not (self.max_rps and self.max_duration_s):
+            raise ParameterError("target_max_rps", self.max_rps,
+                                 f"load against {url.host} (not loopback) needs both a rate and a duration cap")
+        if self.max_duration_s is not None and self.total_s + self.drain_s > self.max_duration_s:
+            raise ParameterError("target_max_duration_s", self.max_duration_s,
+                                 f"the plan lasts {self.total_s + self.drain_s:g} s with its drain")
         if not self.steps:
             raise ParameterError("steps", self.steps, "need at least one step")
         for step in self.steps:
@@ -83,6 +93,14 @@ class LoadPlan:
     @property
     def total_s(self) -> float:
         return sum(step.duration_s for step in self.steps)
+
+    @property
+    def effective_pacing_s(self) -> float:
+        """The pacing Locust's users keep: ``pacing_s``, stretched so that the largest step's users
+        together stay under ``max_rps`` (a closed loop becomes a paced one under a cap)."""
+        if not self.max_rps:
+            return self.pacing_s
+        return max(self.pacing_s, max(step.users for step in self.steps) / self.max_rps)
 
 
 @dataclass(frozen=True)
@@ -155,7 +173,7 @@ class LocustRun(Component):
         workdir = self._make_dir()
         env = {**os.environ, "DRILLS_LOAD_PLAN": json.dumps({
             "out_dir": str(workdir), "path": self.plan.path, "request_timeout_s": self.plan.request_timeout_s,
-            "spawn_rate": self.plan.spawn_rate, "pacing_s": self.plan.pacing_s, "drain_s": self.plan.drain_s,
+            "spawn_rate": self.plan.spawn_rate, "pacing_s": self.plan.effective_pacing_s, "drain_s": self.plan.drain_s,
             "steps": [[s.users, s.duration_s, s.spawn_rate or self.plan.spawn_rate] for s in self.plan.steps],
         })}
         common = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",

@@ -179,15 +179,25 @@ def test_all_recommended_held_passes_whatever_the_others_did() -> None:
         finding(Verdict.INCONCLUSIVE, recommended=False),
     ])
     assert f.passed is True
-    assert f.counts() == {Verdict.HELD: 2, Verdict.FAILED: 1, Verdict.INCONCLUSIVE: 1}
-    assert repr(f).splitlines()[0].endswith("PASSED (2 held, 1 failed, 1 inconclusive)")
+    assert f.counts() == {Verdict.HELD: 2, Verdict.FAILED: 1, Verdict.INCONCLUSIVE: 1, Verdict.NOT_JUDGED: 0}
+    assert repr(f).splitlines()[0].endswith("PASSED: 2 held, 1 failed, 1 inconclusive")
+
+
+def test_not_judged_does_not_gate_but_nothing_judged_does_not_pass() -> None:
+    """A hypothesis a target could not test neither passes nor fails the run; a run that judged
+    none of its gating hypotheses does not pass."""
+    some = make_findings([finding(Verdict.HELD, recommended=True), finding(Verdict.NOT_JUDGED, recommended=True)])
+    assert some.passed is True
+    assert some.summary() == "PASSED: 1 held, 0 failed, 0 inconclusive, 1 not judged"
+    none = make_findings([finding(Verdict.NOT_JUDGED, recommended=True), finding(Verdict.HELD, recommended=False)])
+    assert none.passed is False
 
 
 @given(st.lists(st.tuples(st.sampled_from(list(Verdict)), st.booleans()), max_size=8))
 def test_property_passed_means_all_recommended_held(spec) -> None:
-    """passed == (at least one recommended finding) and (every recommended one held)."""
+    """passed == (at least one judged recommended finding) and (every judged recommended one held)."""
     f = make_findings([finding(v, recommended=r) for v, r in spec])
-    gating = [v for v, r in spec if r]
+    gating = [v for v, r in spec if r and v is not Verdict.NOT_JUDGED]
     assert f.passed == (bool(gating) and all(v is Verdict.HELD for v in gating))
 
 

@@ -1,0 +1,84 @@
+"""What a drill measures: the embedded local stack it owns, or a deployment it does not.
+
+A drill runs against the local stack (``drills.stack``) unless its ``target_url`` parameter names
+an existing deployment of the service, e.g. staging behind its real ingress. Against a target the
+drill can only do what a client (and, with ``DRILLS_TARGET_DSN``, a database observer) can: it
+cannot restart a component with other settings or read its logs, so the hypotheses that need those
+are reported as *not judged*, with the reason. ``guard`` checks a target before anything starts.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from .guard import TARGET_DSN_ENV, TargetUrl, check_dsn, check_target_url, target_dsn
+
+
+class Capability(str, enum.Enum):
+    """What a drill may need to do to a deployment; the value completes "the drill cannot …"."""
+
+    OWNS_STACK = "start the components with settings of its own (another ladder, pool size or queue bound)"
+    LOGS = "read the components' logs (PostgreSQL, Gunicorn, nginx)"
+    PROCESSES = "watch the service's processes (their CPU)"
+    LEDGER = "read the service's request ledger (when each handler really ended)"
+    DATABASE = f"query the database (pg_stat_activity); set {TARGET_DSN_ENV} to allow it"
+
+
+#: The local stack: the drill started every component, so it can do everything.
+EVERYTHING = frozenset(Capability)
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """A checked target: where requests go, the database to observe, and the caps on load."""
+
+    url: TargetUrl
+    #: libpq DSN from DRILLS_TARGET_DSN; holds a password, so it is never shown or saved.
+    dsn: str | None = field(default=None, repr=False)
+    database_hosts: tuple[str, ...] = ()
+    #: Caps on load (None for a loopback target, where none is required).
+    max_rps: float | None = None
+    max_duration_s: float | None = None
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset({Capability.DATABASE}) if self.dsn else frozenset()
+
+    def describe(self) -> dict[str, object]:
+        """For findings and papers: no credentials (the URL cannot carry any, the DSN is not shown)."""
+        return {"url": self.url.url, "local": self.url.local,
+                "database": ", ".join(self.database_hosts) if self.dsn else None,
+                "max_rps": self.max_rps, "max_duration_s": self.max_duration_s,
+                "cannot": sorted(c.value for c in EVERYTHING - self.capabilities)}
+
+
+def resolve_target(target_url: str, allow_hosts: str, max_rps: float, max_duration_s: float,
+                   environ: dict[str, str] | None = None) -> TargetSpec | None:
+    """Check a drill's target parameters (and DRILLS_TARGET_DSN); None means the local stack.
+
+    Pure: no connection, no name lookup. Raises ParameterError naming what is wrong.
+    """
+    import os
+
+    from ..errors import ParameterError
+
+    if not target_url.strip():
+        return None
+    url = check_target_url(target_url, allow_hosts)
+    dsn = target_dsn(os.environ if environ is None else environ)
+    hosts = tuple(check_dsn(dsn, allow_hosts)) if dsn else ()
+    if not url.local:
+        if not max_rps > 0:
+            raise ParameterError("target_max_rps", max_rps,
+                                 f"load against {url.host}, which is not loopback, needs an explicit cap: "
+                                 "-p target_max_rps=<requests per second>")
+        if not max_duration_s > 0:
+            raise ParameterError("target_max_duration_s", max_duration_s,
+                                 f"load against {url.host}, which is not loopback, needs an explicit cap: "
+                                 "-p target_max_duration_s=<seconds>")
+    return TargetSpec(url, dsn, hosts, max_rps if max_rps > 0 else None,
+                      max_duration_s if max_duration_s > 0 else None)
+
+
+__all__ = ["Capability", "EVERYTHING", "TARGET_DSN_ENV", "TargetSpec", "resolve_target"]

@@ -1,0 +1,118 @@
+"""Drills against a deployment they do not own: the test starts a stack of its own on loopback
+("staging"), points the drills at it with target_url and DRILLS_TARGET_DSN, and checks that they
+judge what a client and a database observer can, say plainly what they cannot, never start or
+stop anything there, and leave the planted password nowhere."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from drills.catalog import load_capacity, timeout_ladder
+from drills.errors import ComponentError, ParameterError
+from drills.export import export_run, latest_run
+from drills.findings import Verdict
+from drills.paths import papers_dir
+from drills.runner import run_notebook
+from drills.stack import local_stack
+from drills.stack.ports import pick_free_port
+
+pytestmark = pytest.mark.slow
+
+SECRET = "planted-S3cret-staging-41d7"
+LADDER = {"statement_timeout_s": 0.5, "request_budget_s": 0.8, "proxy_read_timeout_s": 1.2, "client_timeout_s": 2.0,
+          "repeats": 1, "workers": 1}
+
+
+@pytest.fixture(scope="module")
+def staging(pg_binaries, nginx_binary):
+    """A stack the drills do not own, configured as the drill's recommended ladder would be."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DRILLS_DB_PASSWORD", SECRET)
+    params = timeout_ladder.Params.from_mapping(LADDER)
+    ladder = timeout_ladder.ladders(params)["recommended"]
+    with local_stack(timeout_ladder.stack_config(params, ladder)) as stack:
+        mp.setenv("DRILLS_TARGET_DSN", stack.postgres.app_conninfo)
+        yield stack
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def ladder_run(staging, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "20260101T000000Z-timeout-ladder"
+    run_dir.mkdir()
+    params = timeout_ladder.Params.from_mapping({**LADDER, "target_url": staging.entry.url})
+    return run_notebook(timeout_ladder, params, run_dir=run_dir)
+
+
+def test_the_ladder_is_judged_on_the_target_as_far_as_it_can_be(ladder_run, staging, list_stack_processes) -> None:
+    findings = ladder_run.findings
+    verdicts = {f.key: f.verdict for f in findings.findings}
+    recommended = {k: v for k, v in verdicts.items() if k.startswith("recommended.")}
+    assert recommended == {k: Verdict.HELD for k in recommended}, [
+        (f.key, f.verdict.value, f.detail) for f in findings.findings if f.key in recommended]
+    # With DRILLS_TARGET_DSN the drill sees the target's queries: no-orphan-queries is judged.
+    assert "recommended.no-orphan-queries" in recommended
+    others = [f for f in findings.findings if not f.key.startswith("recommended.")]
+    assert len(others) == 4 and all(f.verdict is Verdict.NOT_JUDGED for f in others)
+    assert all("settings of its own" in f.detail and "logs" in f.detail for f in others)
+    assert findings.passed
+    assert findings.target["url"] == staging.entry.url and findings.target["database"]
+    # It only sent requests: the target's own processes are all still there and it still answers.
+    assert staging.entry.get("/healthz", timeout_s=5).status == 200
+    assert staging.service.pid in list_stack_processes()
+
+
+def test_a_target_run_is_exported_only_when_named_and_says_where_it_ran(ladder_run, tmp_path: Path) -> None:
+    runs = ladder_run.run_dir.parent
+    with pytest.raises(Exception, match="no finished run"):
+        latest_run("timeout-ladder", runs)  # the paper keeps the local stack's run unless told
+    paper = tmp_path / timeout_ladder.PAPER
+    shutil.copy(papers_dir() / timeout_ladder.PAPER, paper)
+    export_run(paper, ladder_run.run_dir)
+    text = paper.read_text(encoding="utf-8")
+    assert f"against the target `{ladder_run.findings.target['url']}`" in text
+    assert "➖ not judged" in text and "does not gate the run" in text
+
+
+def test_the_planted_password_appears_in_no_output(ladder_run, tmp_path: Path) -> None:
+    outputs = {str(p): p.read_bytes().decode("utf-8", "replace")
+               for p in ladder_run.run_dir.rglob("*") if p.is_file()}
+    assert any(name.endswith("findings.json") for name in outputs) and any(name.endswith(".html") for name in outputs)
+    assert any(name.endswith("kernel.log") for name in outputs)
+    leaked = [name for name, text in outputs.items() if SECRET in text]
+    assert not leaked, f"the planted password appears in {leaked}"
+
+
+def test_load_against_the_target_without_a_database(staging, tmp_path: Path, monkeypatch) -> None:
+    """No DSN: Little's law, the knee and the flat plateau are judged from the client and the
+    service's /metrics; shedding needs another pool setting, so it is not judged."""
+    monkeypatch.delenv("DRILLS_TARGET_DSN")
+    # The staging stack: one worker, 4 slots holding 50 ms = 80 req/s.
+    params = load_capacity.Params.from_mapping({
+        "target_url": staging.entry.url, "hold_s": 0.05, "workers": 1, "pool_max_size": 4, "pool_timeout_s": 0.5,
+        "rate_steps": "20,60,100,120", "step_s": 4.5, "pacing_s": 1.0, "slo_p99_ms": 150.0,
+        "overload_rate": 160.0, "overload_s": 4.5, "configurations": "recommended,shedding"})
+    findings = load_capacity.run(params, tmp_path / "run", progress=lambda _m: None)
+    verdicts = {f.key: f.verdict for f in findings.findings}
+    assert verdicts["shedding.admitted-p99-within-slo"] is Verdict.NOT_JUDGED
+    assert verdicts["shedding.excess-fast-503"] is Verdict.NOT_JUDGED
+    judged = {k: v for k, v in verdicts.items() if not k.startswith("shedding.")}
+    assert judged == {k: Verdict.HELD for k in judged}, [
+        (f.key, f.verdict.value, f.detail) for f in findings.findings if f.key in judged]
+    assert [r["run"] for r in findings.observations] == ["recommended", "no-shedding"]
+    assert findings.target["database"] is None
+
+
+def test_a_target_that_reports_other_settings_is_refused_before_any_load(staging, tmp_path: Path) -> None:
+    params = timeout_ladder.Params.from_mapping({**LADDER, "request_budget_s": 0.9, "target_url": staging.entry.url})
+    with pytest.raises(ParameterError, match="the target reports request_budget_s = 0.8"):
+        timeout_ladder.run(params, tmp_path / "run", progress=lambda _m: None)
+
+
+def test_a_target_that_is_not_the_drills_service_is_refused(tmp_path: Path) -> None:
+    params = timeout_ladder.Params.from_mapping({**LADDER, "target_url": f"http://127.0.0.1:{pick_free_port()}"})
+    with pytest.raises(ComponentError, match="did not answer GET /config"):
+        timeout_ladder.run(params, tmp_path / "run", progress=lambda _m: None)
