@@ -267,16 +267,20 @@ class Findings:
         return head + markdown_table(self.verdict_rows())
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str | bytes) -> None:
     """Write ``text`` to ``path`` via a temp file in the same folder and ``os.replace``.
 
-    A reader (or a crash) sees the old file or the new one, never half of one.
+    A reader (or a crash) sees the old file or the new one, never half of one. The temp file's name
+    carries the writer's pid, so a writer killed half-way (SIGKILL runs no cleanup) leaves a file
+    that the next write to the same folder recognises as orphaned and removes.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_orphaned_temp_files(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         if path.exists():
@@ -287,6 +291,34 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+TEMP_SUFFIX = ".drills-tmp"
+
+
+def remove_orphaned_temp_files(folder: Path) -> list[Path]:
+    """Remove temp files of write_atomic whose writer is gone; return them."""
+    removed = []
+    for tmp in Path(folder).glob(f".*{TEMP_SUFFIX}"):
+        parts = tmp.name.rsplit(".", 3)  # .<name>.<pid>.<random>.drills-tmp
+        try:
+            pid = int(parts[-3])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _num(value: float) -> str:

@@ -10,7 +10,8 @@ _PATTERNS = (
     # libpq key=value conninfo: password=secret or password='se cret'
     (re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'\"]+)", re.IGNORECASE), r"\1***"),
     # URLs: scheme://user:secret@host
-    (re.compile(r"([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^@\s/]+)(@)", re.IGNORECASE), r"\1***\3"),
+    # (a scheme is short: bounding it keeps a long word from costing quadratic time)
+    (re.compile(r"([a-z][a-z0-9+.-]{0,31}://[^/\s:@]+:)([^@\s/]+)(@)", re.IGNORECASE), r"\1***\3"),
 )
 
 

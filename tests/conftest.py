@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from drills.errors import MissingBinary
-from drills.stack.leftovers import PREFIXES, RUN_TAG_VARIABLE, owner_tag
+from drills.stack.leftovers import PREFIXES, RUN_TAG_VARIABLE, owner_tag, tagged_processes
 
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-STACK_MARKERS = ("drills-pg-", "drills-svc-", "drills-nginx-", "drills.app.main", "nginx", "postgres", "locust")
 
 
 # Every process and temp dir this test session's stacks make carries this tag (the stack passes
@@ -26,19 +25,7 @@ os.environ[RUN_TAG_VARIABLE] = RUN_TAG
 
 def stack_processes() -> dict[int, str]:
     """pid -> command line of every process of this session's stacks still running."""
-    found: dict[int, str] = {}
-    needle = f"{RUN_TAG_VARIABLE}={RUN_TAG}".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-        except OSError:
-            continue
-        if needle in environ.split(b"\0") and any(marker in cmdline for marker in STACK_MARKERS):
-            found[int(entry.name)] = cmdline.strip()
-    return found
+    return tagged_processes(RUN_TAG)
 
 
 def stack_temp_dirs() -> set[str]:

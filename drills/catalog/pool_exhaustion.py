@@ -135,6 +135,15 @@ class Params(PooledServiceParams):
         if total > 600:
             raise ParameterError("step_s", self.step_s, f"the plan would send load for {total:g} s; keep it ≤ 600 s")
 
+    def _check_target(self) -> None:
+        super()._check_target()
+        # The users are paced under the cap: a cap below the capacity would measure the cap.
+        if self.target_url and 0 < self.target_max_rps < self.capacity_rps * (1 + self.capacity_tolerance_pct / 100):
+            raise ParameterError(
+                "target_max_rps", self.target_max_rps,
+                f"must exceed the capacity the drill saturates, slots ÷ hold = {self.capacity_rps:.0f} req/s, by "
+                f"more than capacity_tolerance_pct ({self.capacity_tolerance_pct:g} %), or it measures the cap")
+
     def planned_load(self) -> tuple[float | None, float]:
         """On a target: the recommended steps and the drain; closed-loop, so the rate is capped by
         pacing the users (LoadPlan.max_rps), not known in advance."""

@@ -42,6 +42,31 @@ def owner_tag(directory: Path) -> str:
     return fields[2] if len(fields) > 2 else ""
 
 
+#: Words in the command line of every process a stack starts (and of the service's workers).
+STACK_MARKERS = ("drills-pg-", "drills-svc-", "drills-nginx-", "drills.app.main", "nginx", "postgres", "locust",
+                 "gunicorn")
+
+
+def tagged_processes(tag: str) -> dict[int, str]:
+    """pid -> command line of every stack process that carries ``DRILLS_RUN_TAG=tag``.
+
+    Every child inherits the variable, so this finds one run's processes among any others.
+    """
+    found: dict[int, str] = {}
+    needle = f"{RUN_TAG_VARIABLE}={tag}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if needle in environ.split(b"\0") and any(marker in cmdline for marker in STACK_MARKERS):
+            found[int(entry.name)] = cmdline.strip()
+    return found
+
+
 def sweep(temp_root: Path | None = None) -> list[str]:
     """End and remove what dead runs left behind; return one line per thing removed."""
     root = temp_root or Path(tempfile.gettempdir())

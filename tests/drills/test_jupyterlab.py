@@ -3,6 +3,7 @@ kernel the server started, and stopping the server leaves nothing running."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -62,14 +63,15 @@ def execute(port: int, kernel_id: str, code: str, timeout_s: float = 300) -> lis
         ws.close()
 
 
-def test_a_drill_notebook_runs_on_a_kernel_jupyterlab_started(tmp_path: Path, pg_binaries, nginx_binary,
-                                                              no_leftovers, list_stack_processes) -> None:
+@contextlib.contextmanager
+def jupyterlab(runs: Path):
+    """JupyterLab as `make lab` starts it, headless on loopback; yields (port, the notebook listing)."""
     port = pick_free_port()
     lab = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
          f"--ServerApp.token={TOKEN}", "--allow-root", f"--notebook-dir={notebooks_dir()}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        env={**os.environ, "DRILLS_RUNS_DIR": str(tmp_path / "runs")})
+        env={**os.environ, "DRILLS_RUNS_DIR": str(runs)})
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -79,22 +81,7 @@ def test_a_drill_notebook_runs_on_a_kernel_jupyterlab_started(tmp_path: Path, pg
             except OSError:
                 assert lab.poll() is None and time.monotonic() < deadline, "JupyterLab did not start"
                 time.sleep(0.5)
-        names = {item["name"] for item in listing["content"]}  # type: ignore[index]
-        assert {"timeout-ladder.ipynb", "pool-exhaustion.ipynb", "load-capacity.ipynb"} <= names
-
-        kernel = api(port, "/api/kernels", "POST", {"name": "python3"})
-        notebook = nbformat.read(notebooks_dir() / "timeout-ladder.ipynb", as_version=4)
-        code_cells = [c for c in notebook.cells if c.cell_type == "code"]
-        for cell in code_cells:
-            execute(port, kernel["id"], cell.source)  # type: ignore[index]
-            if "parameters" in cell.metadata.get("tags", []):
-                execute(port, kernel["id"], SMALL)  # the change a user makes in the parameters cell
-        runs = list((tmp_path / "runs").glob("*-timeout-ladder"))
-        assert len(runs) == 1 and (runs[0] / "findings.json").is_file()
-        findings = json.loads((runs[0] / "findings.json").read_text())
-        assert findings["parameters"]["statement_timeout_s"] == 0.3
-        assert {f["key"]: f["verdict"] for f in findings["findings"]}["recommended.innermost-first"] == "held"
-        api(port, f"/api/kernels/{kernel['id']}", "DELETE")  # type: ignore[index]
+        yield port, listing
     finally:
         os.killpg(lab.pid, signal.SIGTERM)
         try:
@@ -102,4 +89,104 @@ def test_a_drill_notebook_runs_on_a_kernel_jupyterlab_started(tmp_path: Path, pg
         except subprocess.TimeoutExpired:
             os.killpg(lab.pid, signal.SIGKILL)
             lab.wait(timeout=10)
+
+
+def test_a_drill_notebook_runs_on_a_kernel_jupyterlab_started(tmp_path: Path, pg_binaries, nginx_binary,
+                                                              no_leftovers, list_stack_processes) -> None:
+    with jupyterlab(tmp_path / "runs") as (port, listing):
+        names = {item["name"] for item in listing["content"]}  # type: ignore[index]
+        assert {"timeout-ladder.ipynb", "pool-exhaustion.ipynb", "load-capacity.ipynb"} <= names
+
+        kernel = api(port, "/api/kernels", "POST", {"name": "python3"})
+        run_notebook_cells(port, kernel["id"], SMALL)  # type: ignore[index]
+        runs = list((tmp_path / "runs").glob("*-timeout-ladder"))
+        assert len(runs) == 1 and (runs[0] / "findings.json").is_file()
+        findings = json.loads((runs[0] / "findings.json").read_text())
+        assert findings["parameters"]["statement_timeout_s"] == 0.3
+        assert {f["key"]: f["verdict"] for f in findings["findings"]}["recommended.innermost-first"] == "held"
+        api(port, f"/api/kernels/{kernel['id']}", "DELETE")  # type: ignore[index]
+    assert not list_stack_processes()
+
+
+def run_notebook_cells(port: int, kernel_id: str, parameters: str, upto_run: bool = False) -> None:
+    """Run the timeout-ladder notebook's cells as a user does, with ``parameters`` typed into the
+    parameters cell; ``upto_run`` stops before the cell that runs the drill."""
+    notebook = nbformat.read(notebooks_dir() / "timeout-ladder.ipynb", as_version=4)
+    for cell in [c for c in notebook.cells if c.cell_type == "code"]:
+        if upto_run and "drill.run(" in cell.source:
+            return
+        execute(port, kernel_id, cell.source)
+        if "parameters" in cell.metadata.get("tags", []):
+            execute(port, kernel_id, parameters)
+
+
+def start_execute(port: int, kernel_id: str, code: str):
+    """Send ``code`` to the kernel without waiting; returns the open websocket and the message id."""
+    import websocket
+
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels?token={TOKEN}",
+                                     timeout=120)
+    msg_id = uuid.uuid4().hex
+    ws.send(json.dumps({"header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
+                                   "session": uuid.uuid4().hex, "version": "5.3"},
+                        "parent_header": {}, "metadata": {}, "channel": "shell",
+                        "content": {"code": code, "silent": False, "store_history": False,
+                                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
+    return ws, msg_id
+
+
+def wait_for_stack(list_stack_processes, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not any("drills.app.main" in cmd for cmd in list_stack_processes().values()):
+        assert time.monotonic() < deadline, "the drill did not start its stack"
+        time.sleep(0.1)
+
+
+def wait_until_gone(list_stack_processes, timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while list_stack_processes():
+        assert time.monotonic() < deadline, f"left running: {list_stack_processes()}"
+        time.sleep(0.1)
+
+
+LONG = SMALL.replace("repeats = 1", "repeats = 6")  # long enough to be interrupted mid-way
+
+
+def test_interrupt_and_restart_of_the_kernel_in_jupyterlab_leave_nothing(
+        tmp_path: Path, pg_binaries, nginx_binary, no_leftovers, list_stack_processes) -> None:
+    """The two buttons a JupyterLab user presses on a running drill: Interrupt (the drill unwinds its
+    stack, the kernel lives on) and Restart (the kernel dies mid-drill; its stack dies with it and
+    the next run sweeps its temp dirs)."""
+    with jupyterlab(tmp_path / "runs") as (port, _):
+        kernel = api(port, "/api/kernels", "POST", {"name": "python3"})["id"]  # type: ignore[index]
+        run_notebook_cells(port, kernel, LONG, upto_run=True)
+
+        # Interrupt while the drill's requests flow.
+        ws, msg_id = start_execute(port, kernel, "findings = drill.run(params, run_dir)")
+        wait_for_stack(list_stack_processes)
+        time.sleep(1.0)
+        api(port, f"/api/kernels/{kernel}/interrupt", "POST")
+        reply = None
+        while reply is None:
+            message = json.loads(ws.recv())
+            if message.get("parent_header", {}).get("msg_id") == msg_id and message["msg_type"] == "execute_reply":
+                reply = message["content"]
+        ws.close()
+        assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt", reply
+        wait_until_gone(list_stack_processes, 20)
+        execute(port, kernel, "assert 1 + 1 == 2")  # the kernel lives on
+
+        # Restart while the drill runs again.
+        ws, _ = start_execute(port, kernel, "findings = drill.run(params, run_dir)")
+        wait_for_stack(list_stack_processes)
+        time.sleep(1.0)
+        api(port, f"/api/kernels/{kernel}/restart", "POST")
+        ws.close()
+        wait_until_gone(list_stack_processes, 30)
+
+        # The restarted kernel runs the notebook again; that run's start sweeps what the dead one left.
+        run_notebook_cells(port, kernel, SMALL)
+        finished = [p for p in (tmp_path / "runs").glob("*-timeout-ladder") if (p / "findings.json").is_file()]
+        assert len(finished) == 1
+        api(port, f"/api/kernels/{kernel}", "DELETE")
     assert not list_stack_processes()

@@ -168,3 +168,12 @@ def test_every_target_refusal_happens_before_the_drill_starts_anything(no_networ
             drill.Params.from_mapping({"target_url": "http://example.org"})
         with pytest.raises(ParameterError):
             drill.Params.from_mapping({"target_max_rps": "-1"})
+
+
+def test_a_cap_below_the_pool_capacity_is_refused(no_network) -> None:
+    """pool-exhaustion saturates the pool: under a cap below its capacity it would measure the cap."""
+    base = {"target_url": "http://10.1.2.3:8000", "allow_hosts": "10.1.2.3", "target_max_duration_s": 60}
+    with pytest.raises(ParameterError) as err:
+        pool_exhaustion.Params(**base, target_max_rps=50)  # capacity 8 slots ÷ 0.1 s = 80 req/s
+    assert err.value.name == "target_max_rps" and "80" in str(err.value)
+    assert pool_exhaustion.Params(**base, target_max_rps=200).target() is not None
