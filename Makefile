@@ -51,8 +51,9 @@ lab: setup ## open the notebooks in JupyterLab (LAB_ARGS passes through)
 	@$(VPY) -m ipykernel install --sys-prefix --name drills --display-name "Python (drills)"
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
-bench: setup ## run the benchmarks: python -m drills.bench
+bench: setup ## benchmarks (python -m drills.bench), then the fault matrix 3 times (python -m drills.faults)
 	$(VPY) -m drills.bench
+	$(VPY) -m drills.faults --rounds 3
 
 clean: ## remove runs/, build output and caches (keeps papers/ and .venv)
 	rm -rf runs build dist .pytest_cache .hypothesis *.egg-info

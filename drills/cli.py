@@ -168,8 +168,8 @@ def run(drill_name: str, params: tuple[str, ...], export_after: bool, kernel: st
         result = run_notebook(drill, drill_params, kernel_name=kernel,  # type: ignore[arg-type]
                               time_limit_s=time_limit_s)
         _summary([result])
-        if export_after:
-            _export([drill])
+        if export_after:  # this run, even one against a target: the user asked for it by name
+            _report(export_run(papers_dir() / drill.PAPER, result.run_dir, getattr(drill, "HEADLINES", ())))
     except DrillsError as exc:
         _fail(exc)
     sys.exit(EXIT_PASSED if result.findings.passed else EXIT_FAILED)
@@ -244,8 +244,12 @@ def verify(drill_names: tuple[str, ...], params: tuple[str, ...], kernel: str, t
             click.echo(f"drills: {exc}", err=True)
             errors.append((drill.NAME, exc))
     _summary(results, errors)
+    for r in results:
+        if r.findings.target:
+            click.echo(f"not exported: {r.drill} ran against {r.findings.target['url']}; papers keep the local "
+                       f"stack's runs (export it by name: drills export {r.drill} --run-dir {r.run_dir})")
     try:
-        _export([catalog.get(r.drill) for r in results])
+        _export([catalog.get(r.drill) for r in results if not r.findings.target])
     except DrillsError as exc:
         _fail(exc)
     if errors:

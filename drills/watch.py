@@ -192,10 +192,12 @@ _POOL_METRICS = {
 _APP_CONNECTIONS = (
     "SELECT coalesce(state, 'starting'), count(*) FROM pg_stat_activity WHERE usename = %s GROUP BY 1"
 )
-# On a target the app's role is not known: every client backend but the sampler's own.
+# On a target the app's role is not known: every client backend but the drill's own (its sampler
+# and probes connect as application_name drills-observer).
 _CLIENT_CONNECTIONS = (
     "SELECT coalesce(state, 'starting'), count(*) FROM pg_stat_activity "
-    "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() GROUP BY 1"
+    "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() "
+    "AND application_name <> 'drills-observer' GROUP BY 1"
 )
 
 

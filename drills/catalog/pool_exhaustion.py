@@ -440,7 +440,8 @@ def _admin_finding(key: str, claim: str, run: Run | None, recommended: bool) -> 
     probes = run.admin_probes if run else []
     connected = [t for ok, t in probes if ok]
     return h.judge(share(len(connected), len(probes)), len(probes),
-                   f"{len(connected)}/{len(probes)} superuser connections at the peak, in {span(connected)}")
+                   f"{len(connected)}/{len(probes)} admin connections at the peak (superuser on the local stack, "
+                   f"the DRILLS_TARGET_DSN role on a target), in {span(connected)}")
 
 
 def _total(readings: list[PoolReading], field: str) -> float:

@@ -116,3 +116,45 @@ def test_a_target_that_is_not_the_drills_service_is_refused(tmp_path: Path) -> N
     params = timeout_ladder.Params.from_mapping({**LADDER, "target_url": f"http://127.0.0.1:{pick_free_port()}"})
     with pytest.raises(ComponentError, match="did not answer GET /config"):
         timeout_ladder.run(params, tmp_path / "run", progress=lambda _m: None)
+
+
+def test_cli_refuses_a_host_not_allowed_in_one_line_before_anything_starts(tmp_path: Path) -> None:
+    """`drills run` with a staging host that is not in allow_hosts: exit 2, one line naming the
+    parameter, no run folder, and the DSN's password nowhere in the output."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DRILLS_RUNS_DIR": str(tmp_path / "runs"),
+           "DRILLS_TARGET_DSN": f"host=db.staging.example password={SECRET}"}
+    for args, name in ((["-p", "target_url=http://staging.example"], "target_url"),
+                       (["-p", "target_url=http://127.0.0.1:9"], "DRILLS_TARGET_DSN"),
+                       (["-p", "target_url=http://staging.example", "-p", "allow_hosts=staging.example,db.staging.example"],
+                        "target_max_rps")):
+        result = subprocess.run([sys.executable, "-m", "drills.cli", "run", "load-capacity", *args],
+                                capture_output=True, text=True, env=env, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().count("\n") == 0 and name in result.stderr, result.stderr
+        assert SECRET not in result.stdout + result.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_pool_exhaustion_against_the_target_with_a_database(staging, tmp_path: Path) -> None:
+    """With DRILLS_TARGET_DSN: capacity, queueing, fast 503s, the server's connection count and an
+    observer connecting at the peak are judged; the oversubscribed and bounded runs are not."""
+    from drills.catalog import pool_exhaustion
+
+    # The staging stack: one worker, a pool of 4 with a 0.5 s wait; hold 50 ms = 80 req/s.
+    params = pool_exhaustion.Params.from_mapping({
+        "target_url": staging.entry.url, "hold_s": 0.05, "workers": 1, "pool_min_size": 2, "pool_max_size": 4,
+        "pool_timeout_s": 0.5, "concurrency_steps": "4,16,32,64", "step_s": 3.0, "warmup_s": 1.0,
+        "oversubscribed_pool_max_size": 8})
+    findings = pool_exhaustion.run(params, tmp_path / "run", progress=lambda _m: None)
+    verdicts = {f.key: f for f in findings.findings}
+    for key in ("oversubscribed.refused-connections", "bounded.fails-fast", "recommended.no-refused-connections"):
+        assert verdicts[key].verdict is Verdict.NOT_JUDGED, key
+    assert "logs" in verdicts["recommended.no-refused-connections"].detail
+    judged = [f for f in findings.findings if f.key.startswith("recommended.") and f.verdict is not Verdict.NOT_JUDGED]
+    assert {f.key for f in judged} >= {"recommended.capacity-littles-law", "recommended.server-connections-bounded",
+                                        "recommended.admin-connects-at-peak"}
+    assert all(f.verdict is Verdict.HELD for f in judged), [(f.key, f.verdict.value, f.detail) for f in judged]

@@ -283,3 +283,15 @@ def test_property_text_without_passwords_or_urls_is_unchanged(text: str) -> None
     if "password" not in text.lower() and "://" not in text:
         assert redact(text) == text
     assert redact(redact(text)) == redact(text)
+
+
+def test_redact_takes_linear_time_on_long_words() -> None:
+    """A 200 kB word once cost minutes (an unbounded URL scheme matched from every position)."""
+    import time
+
+    from drills.redact import redact
+
+    started = time.monotonic()
+    assert redact("x" * 200_000) == "x" * 200_000
+    assert time.monotonic() - started < 1.0
+    assert redact("y" * 50 + "postgresql://app:s3cret@db/app") == "y" * 50 + "postgresql://app:***@db/app"
