@@ -167,6 +167,8 @@ class Recorder:
         if isinstance(stack, LocalStack):
             self._components = {"postgresql": settings["postgres"]["server_version"],
                                 "nginx": stack.proxy.binary.version}
+        elif "postgres" in settings:  # a target's database, read with DRILLS_TARGET_DSN
+            self._components = {"postgresql (target)": settings["postgres"]["server_version"]}
         return settings
 
     def _paper_sha256(self) -> str | None:
