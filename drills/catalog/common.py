@@ -111,8 +111,8 @@ def restrict(findings: list[Finding], capabilities: frozenset[Capability],
         need = needs.get(f.key, frozenset()) | needs.get(f.key.split(".", 1)[0], frozenset())
         missing = need - capabilities
         if missing:
-            why = ("not judged: against a target it does not own the drill cannot "
-                   + "; nor ".join(sorted(c.value for c in missing)))
+            why = ("against a target it does not own the drill cannot "
+                   + "; nor ".join(c.value for c in Capability if c in missing))
             f = dataclasses.replace(f, observed=None, samples=0, verdict=Verdict.NOT_JUDGED, detail=why)
         out.append(f)
     return out
