@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ExportError
-from ..findings import FINDINGS_FILE, Findings, write_atomic
+from ..findings import FINDINGS_FILE, Findings, remove_orphaned_temp_files, write_atomic
 from ..history import entries, runs_root
 from ..redact import redact
 from .render import render_block
@@ -66,6 +66,9 @@ def export_run(paper: Path, run_dir: Path, headlines: Sequence[str] = ()) -> Exp
     except FileNotFoundError:
         raise ExportError(f"{paper}: paper not found (the drill {findings.drill} names it)") from None
     figures_dir = paper.parent / FIGURES
+    # Temp files of an export that was killed half-way go now, even where nothing is rewritten.
+    for folder in (paper.parent, figures_dir):
+        remove_orphaned_temp_files(folder)
     links = {c.name: f"{FIGURES}/{findings.drill}-{c.name}.png" for c in findings.charts}
     # The runs of this drill up to this one, from runs/history.jsonl beside the run folders.
     runs = [e for e in entries(runs_root(run_dir), findings.drill, target=(findings.target or {}).get("url"))

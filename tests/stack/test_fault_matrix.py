@@ -49,3 +49,29 @@ def test_write_atomic_removes_only_orphaned_temp_files(tmp_path) -> None:
     write_atomic(tmp_path / "paper.md", "whole")
     assert (tmp_path / "paper.md").read_text() == "whole"
     assert not orphan.exists() and alive.exists()
+
+
+def test_an_unchanged_export_still_removes_a_killed_exports_temp_files(tmp_path) -> None:
+    """Found by the matrix: a chart's temp file, left by SIGTERM, survived the next export because the
+    chart itself was unchanged and never rewritten."""
+    import shutil
+    import subprocess
+    import sys
+
+    from drills.catalog import timeout_ladder
+    from drills.export import export_run
+    from drills.findings import TEMP_SUFFIX
+
+    paper = tmp_path / "papers" / timeout_ladder.PAPER
+    paper.parent.mkdir()
+    shutil.copy(papers_dir() / timeout_ladder.PAPER, paper)
+    run_dir = faults._fake_run(tmp_path / "runs", timeout_ladder.NAME, timeout_ladder.PAPER, 1)
+    export_run(paper, run_dir)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    orphans = [paper.parent / f".{paper.name}.{dead}.aaa{TEMP_SUFFIX}",
+               paper.parent / "figures" / f".{timeout_ladder.NAME}-chart.png.{dead}.bbb{TEMP_SUFFIX}"]
+    for orphan in orphans:
+        orphan.write_bytes(b"half")
+    assert not export_run(paper, run_dir).changed
+    assert not any(orphan.exists() for orphan in orphans)
