@@ -253,7 +253,8 @@ def matrix(rounds: int, papers: Path, progress=print) -> list[Trial]:
             trials.append(trial)
             progress(f"  round {round_no}/{rounds}: {ending:<9} {moment:<17} "
                      f"{'clean' if trial.clean else 'LEFT ' + str(trial.processes_left + trial.dirs_left + trial.files_left)}"
-                     + ("" if trial.on_moment else " (landed after the moment)") + f"; {trial.detail}")
+                     + ("" if trial.on_moment else " (landed after the moment)")
+                     + (f"; the next run removed {trial.swept} leftover(s)" if trial.swept else "") + f"; {trial.detail}")
     return trials
 
 
