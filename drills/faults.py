@@ -118,6 +118,18 @@ def _wait_for(predicate, timeout_s: float, interval_s: float = 0.01) -> bool:
     return False
 
 
+def _end(child: subprocess.Popen[str], ending: str, timeout_s: float) -> None:
+    child.send_signal(getattr(signal, ending))
+    child.wait(timeout=timeout_s)
+
+
+def _reap(child: subprocess.Popen[str]) -> None:
+    """The trial itself must not leak its child, whatever went wrong."""
+    if child.poll() is None:
+        child.kill()
+        child.wait()
+
+
 def stack_trial(ending: str, moment: str, timeout_s: float = 90.0) -> Trial:
     """Start a stack in a child process and end it with ``ending`` at ``moment``."""
     tag = f"fault-{uuid.uuid4().hex[:12]}"
@@ -137,12 +149,9 @@ def stack_trial(ending: str, moment: str, timeout_s: float = 90.0) -> Trial:
                 # The child's own command line names the modules too: only its descendants count.
                 trial.on_moment = _wait_for(lambda: any(marker in cmd for pid, cmd in tagged_processes(tag).items()
                                                         if pid != child.pid), timeout_s)
-            child.send_signal(getattr(signal, ending))
-            child.wait(timeout=timeout_s)
+            _end(child, ending, timeout_s)
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+        _reap(child)
     out, err = child.communicate()
     if moment != "serving" and "ready" in out:
         trial.on_moment = False  # the stack came up before the ending landed
@@ -202,12 +211,9 @@ def export_trial(ending: str, papers: Path, timeout_s: float = 60.0) -> Trial:
             try:
                 trial.on_moment = child.stdout.readline().strip() == "exporting"  # type: ignore[union-attr]
                 time.sleep(random.uniform(0.2, 1.0))  # mid-way through some export
-                child.send_signal(getattr(signal, ending))
-                child.wait(timeout=timeout_s)
+                _end(child, ending, timeout_s)
             finally:
-                if child.poll() is None:
-                    child.kill()
-                    child.wait()
+                _reap(child)
             trial.detail = f"exit {child.returncode}"
         if paper.read_bytes() not in complete:
             trial.files_left.append(f"{paper.name}: not a complete export")

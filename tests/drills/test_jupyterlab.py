@@ -38,16 +38,7 @@ def api(port: int, path: str, method: str = "GET", body: dict | None = None) -> 
 
 def execute(port: int, kernel_id: str, code: str, timeout_s: float = 300) -> list[dict]:
     """Run ``code`` on the kernel through the server's websocket; return its messages; raise on error."""
-    import websocket
-
-    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels?token={TOKEN}",
-                                     timeout=timeout_s)
-    msg_id = uuid.uuid4().hex
-    ws.send(json.dumps({"header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
-                                   "session": uuid.uuid4().hex, "version": "5.3"},
-                        "parent_header": {}, "metadata": {}, "channel": "shell",
-                        "content": {"code": code, "silent": False, "store_history": False,
-                                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
+    ws, msg_id = start_execute(port, kernel_id, code, timeout_s)
     messages = []
     try:
         while True:
@@ -120,12 +111,12 @@ def run_notebook_cells(port: int, kernel_id: str, parameters: str, upto_run: boo
             execute(port, kernel_id, parameters)
 
 
-def start_execute(port: int, kernel_id: str, code: str):
+def start_execute(port: int, kernel_id: str, code: str, timeout_s: float = 120):
     """Send ``code`` to the kernel without waiting; returns the open websocket and the message id."""
     import websocket
 
     ws = websocket.create_connection(f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels?token={TOKEN}",
-                                     timeout=120)
+                                     timeout=timeout_s)
     msg_id = uuid.uuid4().hex
     ws.send(json.dumps({"header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
                                    "session": uuid.uuid4().hex, "version": "5.3"},
