@@ -173,6 +173,10 @@ class PoolReading:
     server_by_state: dict[str, int]
     #: Requests being handled by the service (its in-flight gauge, /metrics excluded).
     in_flight: float = 0.0
+    #: The service's own request timer (histogram sum and count, /metrics excluded): between two
+    #: readings, Δsum ÷ Δcount is the mean latency at the service's boundary, without the proxy hop.
+    latency_sum_s: float = 0.0
+    latency_count: float = 0.0
 
     @property
     def server_total(self) -> int:
@@ -201,14 +205,21 @@ _CLIENT_CONNECTIONS = (
 )
 
 
+_TIMER = {"drills_http_request_duration_seconds_sum": "latency_sum_s",
+          "drills_http_request_duration_seconds_count": "latency_count"}
+
+
 def parse_pool_metrics(text: str) -> dict[str, float]:
-    """The pool figures from the service's Prometheus text, summed over label sets."""
+    """The pool figures from the service's Prometheus text, summed over label sets (the request
+    timer over every route but /metrics, which the in-flight gauge leaves out too)."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    values = dict.fromkeys(_POOL_METRICS.values(), 0.0)
+    values = dict.fromkeys([*_POOL_METRICS.values(), *_TIMER.values()], 0.0)
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             key = _POOL_METRICS.get(sample.name)
+            if key is None and sample.labels.get("route") != "/metrics":
+                key = _TIMER.get(sample.name)
             if key is not None:
                 values[key] += sample.value
     return values

@@ -37,7 +37,8 @@ NOTEBOOK = "load-capacity.ipynb"
 #: Hypotheses whose values papers show as a trend over the last runs.
 HEADLINES = ("recommended.knee-below-capacity", "recommended.littles-law", "shedding.admitted-p99-within-slo")
 CONFIGURATIONS = ("recommended", "shedding")
-MIN_IN_FLIGHT = 4.0  # below this many requests in flight, Little's law is not judged (see judge)
+#: Standard errors within which a step's sampled in-flight must resolve the Little's-law tolerance.
+RESOLVING_SE = 2.0
 #: Against a target it does not own, the drill runs the step load and the unshed overload only.
 ON_TARGET = ("recommended",)
 #: What judging a hypothesis (or a configuration's) needs beyond sending requests.
@@ -195,6 +196,11 @@ class Step:
     mean_ms: float
     error_pct: float
     in_flight: float
+    #: Mean latency at the service's own boundary (its request timer): the client's mean without the
+    #: proxy hop and the client's own overhead. Little's law is judged at this boundary.
+    service_mean_ms: float
+    #: How many in-flight samples the step's window held.
+    in_flight_samples: int
     service_cpu_pct: float
     locust_cpu_pct: float
     samples: int
@@ -213,6 +219,8 @@ def steps_of(m: Measured, params: Params) -> list[Step]:
         all_ms = [s.latency_ms for s in done]
         ok_ms = [s.latency_ms for s in done if s.status == 200]
         flights = [v for t, v in m.in_flight if start + warmup <= t < end]
+        window = [r for r in m.readings if start + warmup <= r.at_s < end]
+        timed = window[-1].latency_count - window[0].latency_count if len(window) >= 2 else 0.0
         out.append(Step(
             rate=rate, sent_rps=len(sent) / (end - start - warmup),
             throughput_ok=m.load.throughput(index, skip_s=warmup, status=200),
@@ -221,6 +229,9 @@ def steps_of(m: Measured, params: Params) -> list[Step]:
             mean_ms=sum(all_ms) / len(all_ms) if all_ms else float("nan"),
             error_pct=100.0 * (len(all_ms) - len(ok_ms)) / len(all_ms) if all_ms else float("nan"),
             in_flight=sum(flights) / len(flights) if flights else float("nan"),
+            in_flight_samples=len(flights),
+            service_mean_ms=(1000.0 * (window[-1].latency_sum_s - window[0].latency_sum_s) / timed
+                             if timed > 0 else float("nan")),
             service_cpu_pct=m.service_cpu_pct[index], locust_cpu_pct=m.load.step_cpu_pct[index],
             samples=len(done)))
     return out
@@ -236,10 +247,26 @@ def knee(steps: list[Step], slo_ms: float) -> Step | None:
     return best
 
 
+def resolvable_in_flight(samples: int, tolerance_pct: float) -> float:
+    """The least mean in-flight whose sampled mean (``samples`` samples, Poisson-like variance)
+    resolves ``tolerance_pct`` within RESOLVING_SE standard errors: RESOLVING_SE² ÷ (tol² × n)."""
+    if samples < 1:
+        return float("inf")
+    return RESOLVING_SE ** 2 / ((tolerance_pct / 100.0) ** 2 * samples)
+
+
 def littles_law_error_pct(step: Step) -> float:
-    """|L − X·W| ÷ X·W in %: L sampled at the service, X and W measured by the client."""
-    predicted = step.throughput_all * step.mean_ms / 1000.0
-    return abs(step.in_flight - predicted) / predicted * 100.0 if predicted > 0 else float("nan")
+    """|L − X·W| ÷ X·W in %, at the service's boundary: L its sampled in-flight gauge, X the
+    throughput the client counted, W the service's own mean latency (its request timer).
+
+    Why not the client's W: it adds the proxy hop and the client's own overhead, time that L at the
+    service never sees (1–2 ms per request on the local stack; more behind a real ingress). Three
+    instruments, one boundary.
+    """
+    predicted = step.throughput_all * step.service_mean_ms / 1000.0
+    if not predicted > 0:  # also NaN: no timer readings in the window
+        return float("nan")
+    return abs(step.in_flight - predicted) / predicted * 100.0
 
 
 # -- judging ---------------------------------------------------------------------------------------
@@ -259,17 +286,27 @@ def judge(params: Params, runs: dict[str, Measured]) -> list[Finding]:
             return h.inconclusive(observed, samples, f"the generator was the bottleneck ({busy_text}); {detail}")
         return h.judge(observed, samples, detail)
 
-    # Steps with only a request or two in flight are not judged: sampling a count that small cannot
-    # resolve a 10 % difference (its standard error over a few seconds is larger than that).
-    judged = [s for s in steps if s.samples > 0 and s.throughput_all > 0 and s.in_flight >= MIN_IN_FLIGHT]
+    # Only steps whose sampled in-flight can resolve the tolerance are judged: below saturation the
+    # count in flight varies about as a Poisson count (variance ≈ L), so the mean of n samples has a
+    # standard error of about √(L ÷ n), and 2 of them fit in tol × L only from L ≥ 4 ÷ (tol² n):
+    # ~13 in flight with 30 samples at 10 %. (On CI a step at L 4.4 missed by 11 %: sampling, not law.)
+    judged = [s for s in steps if s.samples > 0 and s.throughput_all > 0
+              and s.in_flight >= resolvable_in_flight(s.in_flight_samples, params.littles_tolerance_pct)]
+    unresolved = [s for s in steps if s not in judged and s.samples > 0]
     errors = [littles_law_error_pct(s) for s in judged]
     findings.append(guarded(
         Hypothesis("recommended.littles-law",
-                   "Mean in-flight requests at the service ≈ throughput × mean latency at the client (L = λW).",
+                   "Mean in-flight requests at the service ≈ throughput counted by the client × mean latency "
+                   "at the service (L = λW, one boundary).",
                    AtMost(params.littles_tolerance_pct, "%"), recommended=True),
         max(errors) if errors else None, len(judged),
-        f"worst of the steps with ≥ {MIN_IN_FLIGHT:g} in flight; " + "; ".join(f"{s.rate:g}/s: L {s.in_flight:.2f} vs λW {s.throughput_all * s.mean_ms / 1000:.2f}"
-                                   for s in judged)))
+        "worst of the steps whose in-flight samples resolve the tolerance; " + "; ".join(
+            f"{s.rate:g}/s: L {s.in_flight:.2f} vs λW {s.throughput_all * s.service_mean_ms / 1000:.2f} "
+            f"(W {s.service_mean_ms:.0f} ms at the service, {s.mean_ms:.0f} ms at the client)" for s in judged)
+        + (f"; not resolvable (L below {RESOLVING_SE:g} standard errors of the tolerance): "
+           + ", ".join(f"{s.rate:g}/s (L {s.in_flight:.1f} < "
+                       f"{resolvable_in_flight(s.in_flight_samples, params.littles_tolerance_pct):.1f})"
+                       for s in unresolved) if unresolved else "")))
 
     k = knee(steps, params.slo_p99_ms)
     broken = [s for s in steps if k is not None and s.rate > k.rate]
@@ -387,12 +424,13 @@ def run(params: Params, run_dir: Path | str, progress: Progress | None = None) -
 
 def steps_table(steps: list[Step], params: Params) -> list[list[str]]:
     k = knee(steps, params.slo_p99_ms)
-    rows = [["offered /s", "sent /s", "served 200/s", "p50 ms", "p95 ms", "p99 ms", "errors %", "in flight",
-             "λW", "service CPU %", "Locust CPU %", ""]]
+    rows = [["offered /s", "sent /s", "served 200/s", "p50 ms", "p95 ms", "p99 ms", "mean ms (service)",
+             "errors %", "in flight", "λW", "service CPU %", "Locust CPU %", ""]]
     for s in steps:
         rows.append([f"{s.rate:g}", f"{s.sent_rps:.1f}", f"{s.throughput_ok:.1f}", f"{s.p50_ms:.0f}",
-                     f"{s.p95_ms:.0f}", f"{s.p99_ms:.0f}", f"{s.error_pct:.1f}", f"{s.in_flight:.2f}",
-                     f"{s.throughput_all * s.mean_ms / 1000:.2f}", f"{s.service_cpu_pct:.0f}",
+                     f"{s.p95_ms:.0f}", f"{s.p99_ms:.0f}", f"{s.mean_ms:.0f} ({s.service_mean_ms:.0f})",
+                     f"{s.error_pct:.1f}", f"{s.in_flight:.2f}",
+                     f"{s.throughput_all * s.service_mean_ms / 1000:.2f}", f"{s.service_cpu_pct:.0f}",
                      f"{s.locust_cpu_pct:.0f}", "knee" if k is s else ""])
     return rows
 

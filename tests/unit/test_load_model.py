@@ -6,15 +6,16 @@ import math
 
 import pytest
 
-from drills.catalog.load_capacity import Params, Step, knee, littles_law_error_pct
+from drills.catalog.load_capacity import Params, Step, knee, littles_law_error_pct, resolvable_in_flight
 from drills.errors import ParameterError
 
 
 def step(rate: float, p99_ms: float, *, errors: float = 0.0, throughput: float | None = None,
-         mean_ms: float = 100.0, in_flight: float | None = None) -> Step:
+         mean_ms: float = 100.0, in_flight: float | None = None, service_mean_ms: float | None = None) -> Step:
     served = rate if throughput is None else throughput
     return Step(rate=rate, sent_rps=rate, throughput_ok=served, throughput_all=served, p50_ms=p99_ms / 2,
                 p95_ms=p99_ms * 0.9, p99_ms=p99_ms, mean_ms=mean_ms, error_pct=errors,
+                service_mean_ms=mean_ms if service_mean_ms is None else service_mean_ms, in_flight_samples=30,
                 in_flight=served * mean_ms / 1000 if in_flight is None else in_flight, service_cpu_pct=10,
                 locust_cpu_pct=5, samples=100)
 
@@ -48,6 +49,19 @@ def test_empty_steps_do_not_meet_the_slo() -> None:
 def test_littles_law_error_compares_measured_in_flight_with_throughput_times_latency(in_flight, expected_pct) -> None:
     # 80 req/s × 100 ms = 8 in flight.
     assert littles_law_error_pct(step(80, 200, mean_ms=100, in_flight=in_flight)) == pytest.approx(expected_pct)
+
+
+def test_littles_law_is_judged_at_the_services_boundary() -> None:
+    """W is the service's own mean latency: the client's includes the proxy hop L never sees."""
+    s = step(60, 120, mean_ms=90.0, service_mean_ms=80.0, in_flight=4.8)
+    assert littles_law_error_pct(s) == pytest.approx(0.0)
+    assert math.isnan(littles_law_error_pct(step(60, 120, service_mean_ms=float("nan"))))
+
+
+@pytest.mark.parametrize(("samples", "least"), [(30, 13.333), (25, 16.0), (120, 3.3333), (0, float("inf"))])
+def test_only_steps_whose_samples_resolve_the_tolerance_are_judged(samples, least) -> None:
+    """2 standard errors of a Poisson-like count's mean fit in 10 % of it from L = 4 ÷ (0.01 n)."""
+    assert resolvable_in_flight(samples, 10.0) == pytest.approx(least, rel=1e-3)
 
 
 def test_littles_law_without_throughput_is_not_a_number() -> None:
