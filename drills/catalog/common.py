@@ -18,7 +18,7 @@ from ..history import run_id_for
 from ..params import DrillParams, require_between
 from ..paths import project_root
 from ..stack import LocalStack, StackConfig, local_stack
-from ..target import Capability, TargetSpec
+from ..target import EVERYTHING, Capability, TargetSpec
 from ..target.remote import RemoteDeployment
 
 #: What a drill measures through: the local stack it started, or a target it does not own.
@@ -99,13 +99,25 @@ def _pg_seconds(text: str) -> float | None:
         return None
 
 
-def restrict(findings: list[Finding], capabilities: frozenset[Capability],
+def configurations_on(target: TargetSpec | None, selected: list[str], on_target: tuple[str, ...]) -> list[str]:
+    """The selected configurations this run can start: all on the local stack, ``on_target`` on a target."""
+    return [c for c in selected if target is None or c in on_target]
+
+
+def load_caps(params: DrillParams, target: TargetSpec | None) -> dict[str, Any]:
+    """LoadPlan's guard arguments for this run: the allow-list and, on a target, its caps."""
+    return {"allow_hosts": params.allow_hosts, "max_rps": target.max_rps if target else None,
+            "max_duration_s": target.max_duration_s if target else None}
+
+
+def restrict(findings: list[Finding], target: TargetSpec | None,
              needs: Mapping[str, frozenset[Capability]]) -> list[Finding]:
     """Mark every finding whose hypothesis needs what the deployment does not allow as not judged.
 
     ``needs`` maps a hypothesis key, or a configuration (the key's first part), to what judging it
-    requires; on the local stack (every capability) nothing changes.
+    requires; on the local stack (``target`` None: every capability) nothing changes.
     """
+    capabilities = target.capabilities if target else EVERYTHING
     out = []
     for f in findings:
         need = needs.get(f.key, frozenset()) | needs.get(f.key.split(".", 1)[0], frozenset())

@@ -29,7 +29,10 @@ from ..stack.loadgen import SATURATED_CPU_PCT, LoadPlan, LoadResult, LoadStep, L
 from ..stats import percentile, share, span
 from ..watch import PoolReading, PoolWatch
 from . import load_charts
-from .common import Deployment, PooledServiceParams, Progress, Recorder, check_target_settings, open_deployment, restrict
+from .common import (
+    Deployment, PooledServiceParams, Progress, Recorder, check_target_settings,
+    configurations_on, load_caps, open_deployment, restrict,
+)
 
 NAME = "load-capacity"
 PAPER = "load-testing.md"
@@ -164,9 +167,7 @@ def measure(stack: Deployment, params: Params, name: str, rates: list[float], st
         previous = users
     plan = LoadPlan(target_url=stack.entry.url, path=f"/work?db_s={params.hold_s}",
                     steps=tuple(steps), request_timeout_s=params.proxy_read_timeout_s + 5,
-                    workers=params.locust_workers, pacing_s=params.pacing_s, allow_hosts=params.allow_hosts,
-                    max_rps=target.max_rps if target else None,
-                    max_duration_s=target.max_duration_s if target else None)
+                    workers=params.locust_workers, pacing_s=params.pacing_s, **load_caps(params, target))
     # The service's CPU only where the drill started it (Capability.PROCESSES).
     master = stack.service.pid if Capability.PROCESSES in stack.capabilities else None  # type: ignore[union-attr]
     cpu = CpuSampler(lambda: [master, *children(master)] if master else [], interval_s=0.5).start()
@@ -391,7 +392,7 @@ def run(params: Params, run_dir: Path | str, progress: Progress | None = None) -
     target = params.target()
     rec = Recorder(NAME, PAPER, run_dir, progress)
     runs: dict[str, Measured] = {}
-    selected = [c for c in params.selected_configurations() if target is None or c in ON_TARGET]
+    selected = configurations_on(target, params.selected_configurations(), ON_TARGET)
     for index, name in enumerate(selected, 1):
         rec.starting(index, len(selected), name, target)
         with open_deployment(target, stack_config(params, shedding=name == "shedding")) as stack:
@@ -408,12 +409,11 @@ def run(params: Params, run_dir: Path | str, progress: Progress | None = None) -
         rec.say(f"  {name}: {'stack stopped' if target is None else 'done'}")
     rec.say(f"[{NAME}] judging …")
     steps = steps_of(runs["recommended"], params) if "recommended" in runs else []
-    capabilities = target.capabilities if target else frozenset(Capability)
     return rec.finish(
         params,
         target=target,
         settings={name: m.settings for name, m in runs.items() if m.settings},
-        findings=restrict(judge(params, runs), capabilities, NEEDS),
+        findings=restrict(judge(params, runs), target, NEEDS),
         tables={"step load": steps_table(steps, params), "overload": overload_table(runs, params)},
         observations=[{"run": m.name, "rates": m.rates, "locust_cpu_pct": m.load.step_cpu_pct,
                        "service_cpu_pct": m.service_cpu_pct, "locust_warnings": m.load.warnings,

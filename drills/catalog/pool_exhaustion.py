@@ -38,7 +38,10 @@ from ..stack.loadgen import SATURATED_CPU_PCT, LoadPlan, LoadResult, LoadStep, L
 from ..stats import percentile, share, span
 from ..watch import PoolReading, PoolWatch
 from . import pool_charts
-from .common import Deployment, PooledServiceParams, Progress, Recorder, check_target_settings, open_deployment, restrict
+from .common import (
+    Deployment, PooledServiceParams, Progress, Recorder, check_target_settings,
+    configurations_on, load_caps, open_deployment, restrict,
+)
 
 NAME = "pool-exhaustion"
 PAPER = "connection-pools.md"
@@ -211,9 +214,7 @@ def run_configuration(stack: Deployment, params: Params, name: str, say: Progres
     plan = LoadPlan(target_url=stack.entry.url, path=f"/work?db_s={params.hold_s}",
                     steps=tuple(LoadStep(u, params.step_s) for u in users),
                     request_timeout_s=params.proxy_read_timeout_s + 5, workers=params.locust_workers,
-                    pacing_s=params.bounded_pacing_s if name == "bounded" else 0.0, allow_hosts=params.allow_hosts,
-                    max_rps=target.max_rps if target else None,
-                    max_duration_s=target.max_duration_s if target else None)
+                    pacing_s=params.bounded_pacing_s if name == "bounded" else 0.0, **load_caps(params, target))
     probes: list[tuple[bool, float]] = []
     database = Capability.DATABASE in stack.capabilities
     with PoolWatch(stack.connect if database else None, stack.metrics, params.sample_interval_s,
@@ -464,7 +465,7 @@ def run(params: Params, run_dir: Path | str, progress: Progress | None = None) -
     target = params.target()
     rec = Recorder(NAME, PAPER, run_dir, progress)
     runs: dict[str, Run] = {}
-    selected = [c for c in params.selected_configurations() if target is None or c in ON_TARGET]
+    selected = configurations_on(target, params.selected_configurations(), ON_TARGET)
     for index, name in enumerate(selected, 1):
         rec.starting(index, len(selected), name, target)
         with open_deployment(target, stack_config(params, name)) as stack:
@@ -480,7 +481,7 @@ def run(params: Params, run_dir: Path | str, progress: Progress | None = None) -
         params,
         target=target,
         settings={name: r.settings for name, r in runs.items()},
-        findings=restrict(judge(params, runs), target.capabilities if target else frozenset(Capability), NEEDS),
+        findings=restrict(judge(params, runs), target, NEEDS),
         tables={"capacity arithmetic": capacity_table(params), "saturation steps": steps_table(stats)},
         observations=[{"configuration": r.name, "users": r.users, "step_cpu_pct": r.load.step_cpu_pct,
                        "locust_warnings": r.load.warnings, "refused_in_log": r.refused_in_log,

@@ -37,10 +37,13 @@ from ..params import DrillParams, require_between, require_choices, require_less
 from ..stats import share, span
 from ..stack import PostgresConfig, ProxyConfig, ServiceConfig, StackConfig
 from ..stack.http import HttpResult
-from ..target import Capability, TargetSpec
+from ..target import Capability
 from ..watch import ServerWatch
 from . import ladder_charts
-from .common import Deployment, Progress, RateCap, Recorder, check_target_settings, open_deployment, restrict
+from .common import (
+    Deployment, Progress, RateCap, Recorder, check_target_settings,
+    configurations_on, open_deployment, restrict,
+)
 
 NAME = "timeout-ladder"
 PAPER = "timeout-ladders.md"
@@ -512,7 +515,7 @@ def run(params: Params, run_dir: Path | str, progress: Progress | None = None) -
     observations: list[Observation] = []
     settings: dict[str, Any] = {}
     evidence: dict[str, Any] = {}
-    selected = [c for c in params.selected_configurations() if target is None or c in ON_TARGET]
+    selected = configurations_on(target, params.selected_configurations(), ON_TARGET)
     try:
         for index, name in enumerate(selected, 1):
             ladder = ladders(params).get(name) or heartbeat_ladder(params)
@@ -551,8 +554,7 @@ def run(params: Params, run_dir: Path | str, progress: Progress | None = None) -
         params,
         target=target,
         settings={**settings, "evidence": evidence},
-        findings=restrict(judge(params, observations, evidence),
-                          target.capabilities if target else frozenset(Capability), NEEDS),
+        findings=restrict(judge(params, observations, evidence), target, NEEDS),
         tables={"requests": request_table(observations)},
         observations=[_jsonable(dataclasses.asdict(o)) for o in observations],
         draw=lambda findings, out: ladder_charts.draw(findings, observations, ladders(params), params, out),

@@ -13,7 +13,7 @@ from drills.catalog.common import RateCap, _pg_seconds, restrict
 from drills.errors import ParameterError
 from drills.findings import AtLeast, Hypothesis, Verdict
 from drills.stack.loadgen import LoadPlan, LoadStep
-from drills.target import EVERYTHING, Capability, resolve_target
+from drills.target import Capability, resolve_target
 from drills.target.guard import check_target_url, is_loopback
 
 SECRET = "planted-S3cret-guard"
@@ -134,12 +134,14 @@ def test_restrict_marks_what_a_target_cannot_judge() -> None:
     judged = [Hypothesis(key, "claim", AtLeast(100, "%"), recommended=True).judge(100.0, 5, "numbers")
               for key in ("recommended.a", "recommended.b", "inverted.c")]
     needs = {"inverted": frozenset({Capability.OWNS_STACK}), "recommended.b": frozenset({Capability.DATABASE})}
-    assert restrict(judged, EVERYTHING, needs) == judged
-    out = restrict(judged, frozenset(), needs)
+    without_dsn = resolve_target("http://127.0.0.1:8000", "", 0, 0, environ={})
+    with_dsn = resolve_target("http://127.0.0.1:8000", "", 0, 0, environ={"DRILLS_TARGET_DSN": "host=127.0.0.1"})
+    assert restrict(judged, None, needs) == judged
+    out = restrict(judged, without_dsn, needs)
     assert [f.verdict for f in out] == [Verdict.HELD, Verdict.NOT_JUDGED, Verdict.NOT_JUDGED]
     assert "DRILLS_TARGET_DSN" in out[1].detail and "settings of its own" in out[2].detail
     assert out[1].observed is None and out[1].samples == 0
-    assert [f.verdict for f in restrict(judged, frozenset({Capability.DATABASE}), needs)][1] is Verdict.HELD
+    assert [f.verdict for f in restrict(judged, with_dsn, needs)][1] is Verdict.HELD
 
 
 def test_rate_cap_spaces_request_starts() -> None:
