@@ -264,13 +264,12 @@ def matrix(rounds: int, papers: Path, progress=print) -> list[Trial]:
     return trials
 
 
-def summary(trials: list[Trial]) -> list[str]:
-    cells = sorted({(t.ending, t.moment) for t in trials}, key=lambda c: (c[1], ENDINGS.index(c[0])))
-    lines = [f"fault endings: {len(cells)} (ending × moment), trials: {len(trials)}, "
-             f"left something behind: {sum(not t.clean for t in trials)}, "
-             f"cleaned up by the next run: {sum(t.swept > 0 for t in trials)}, "
-             f"landed off their moment: {sum(not t.on_moment for t in trials)}"]
-    return lines
+def summary(trials: list[Trial]) -> str:
+    cells = {(t.ending, t.moment) for t in trials}
+    return (f"fault endings: {len(cells)} (ending × moment), trials: {len(trials)}, "
+            f"left something behind: {sum(not t.clean for t in trials)}, "
+            f"cleaned up by the next run: {sum(t.swept > 0 for t in trials)}, "
+            f"landed off their moment: {sum(not t.on_moment for t in trials)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -285,8 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"fault matrix: {len(ENDINGS)} endings × {len(STACK_MOMENTS) + 1} moments, {args.rounds} round(s) …",
           flush=True)
     trials = matrix(args.rounds, papers_dir(), progress=lambda line: print(line, flush=True))
-    for line in summary(trials):
-        print(line)
+    print(summary(trials))
     if args.json:
         args.json.write_text(json.dumps([t.__dict__ | {"clean": t.clean} for t in trials], indent=1))
     return 0 if all(t.clean for t in trials) else 1

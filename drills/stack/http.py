@@ -43,6 +43,13 @@ class Endpoint:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.scheme}://{host}:{self.port}{self.base_path}"
 
+    @property
+    def local(self) -> bool:
+        """Loopback, judged from the host as written (no name lookup)."""
+        from ..target.guard import is_loopback
+
+        return is_loopback(self.host)
+
     def get(self, path: str, *, timeout_s: float) -> HttpResult:
         return http_get(self.port, self.base_path + path, timeout_s=timeout_s, host=self.host, scheme=self.scheme)
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from .guard import TARGET_DSN_ENV, TargetUrl, check_dsn, check_target_url, target_dsn
+from ..stack.http import Endpoint
+from .guard import TARGET_DSN_ENV, check_dsn, check_target_url, target_dsn
 
 
 class Capability(str, enum.Enum):
@@ -33,7 +34,8 @@ EVERYTHING = frozenset(Capability)
 class TargetSpec:
     """A checked target: where requests go, the database to observe, and the caps on load."""
 
-    url: TargetUrl
+    #: The deployment's entry point (its ingress or load balancer), as checked by the guard.
+    url: Endpoint
     #: libpq DSN from DRILLS_TARGET_DSN; holds a password, so it is never shown or saved.
     dsn: str | None = field(default=None, repr=False)
     database_hosts: tuple[str, ...] = ()

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import psycopg.conninfo
 
 from ..errors import ParameterError
+from ..stack.http import Endpoint
 
 #: The environment variable a target's database DSN comes from. Never a notebook parameter:
 #: papermill writes every parameter into the executed notebook.
@@ -51,26 +51,7 @@ def check_host(parameter: str, shown: str, host: str, allow_hosts: str) -> None:
         f"add -p allow_hosts={host} (and target_max_rps, target_max_duration_s) if this is your staging system")
 
 
-@dataclass(frozen=True)
-class TargetUrl:
-    """A checked base URL: scheme, host and port of the deployment's entry point."""
-
-    scheme: str
-    host: str
-    port: int
-    base_path: str
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}{self.base_path}"
-
-    @property
-    def local(self) -> bool:
-        return is_loopback(self.host)
-
-
-def check_target_url(url: str, allow_hosts: str) -> TargetUrl:
+def check_target_url(url: str, allow_hosts: str) -> Endpoint:
     """Parse and check ``target_url``; raise ParameterError naming what is wrong."""
     try:
         parts = urlsplit(url.strip())
@@ -87,8 +68,7 @@ def check_target_url(url: str, allow_hosts: str) -> TargetUrl:
         raise ParameterError("target_url", url, "must be a base URL, without ?query or #fragment")
     host = parts.hostname or ""
     check_host("target_url", url, host, allow_hosts)
-    return TargetUrl(parts.scheme, host, port or (443 if parts.scheme == "https" else 80),
-                     parts.path.rstrip("/"))
+    return Endpoint(host, port or (443 if parts.scheme == "https" else 80), parts.scheme, parts.path.rstrip("/"))
 
 
 def target_dsn(environ: dict[str, str] | os._Environ[str] = os.environ) -> str | None:

@@ -15,7 +15,6 @@ from typing import Any
 import psycopg
 
 from ..errors import ComponentError, MeasurementError
-from ..stack.http import Endpoint
 from . import Capability, TargetSpec
 
 _SETTINGS = ("server_version", "max_connections", "superuser_reserved_connections", "statement_timeout")
@@ -29,7 +28,7 @@ class RemoteDeployment:
 
     def __init__(self, spec: TargetSpec) -> None:
         self.spec = spec
-        self.entry = Endpoint(spec.url.host, spec.url.port, spec.url.scheme, spec.url.base_path)
+        self.entry = spec.url
         #: The service's /metrics, asked through the entry point: on a target there is no other way
         #: in, and with several replicas behind it each answer comes from one of them.
         self.metrics = self.entry
@@ -70,8 +69,7 @@ class RemoteDeployment:
     def read_back(self) -> dict[str, Any]:
         settings: dict[str, Any] = {
             "target": self.spec.describe(),
-            "service": {"workers": "not readable on a target",
-                        **{k: v for k, v in self.app_settings().items()}},
+            "service": {"workers": "not readable on a target", **self.app_settings()},
             "nginx": {"note": "the target's proxy is not the drill's: its timeouts are not read back"},
         }
         if self.spec.dsn:
