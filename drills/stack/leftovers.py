@@ -33,6 +33,15 @@ def claim(directory: Path) -> None:
     (directory / OWNER_FILE).write_text(f"{os.getpid()} {_start_ticks(os.getpid())} {tag}".rstrip() + "\n")
 
 
+def _owner_text(directory: Path) -> str:
+    """"claimed by pid 123, run tag T" from the owner file, or why there is none."""
+    try:
+        fields = (directory / OWNER_FILE).read_text().split()
+    except OSError:
+        return "no owner file"
+    return f"claimed by pid {fields[0]}" + (f", run tag {fields[2]}" if len(fields) > 2 else "")
+
+
 def owner_tag(directory: Path) -> str:
     """The run tag recorded when ``directory`` was claimed ("" if none)."""
     try:
@@ -76,10 +85,11 @@ def sweep(temp_root: Path | None = None) -> list[str]:
             continue
         if _owner_alive(directory):
             continue
+        owner = _owner_text(directory)  # read before removal: it says whose run this was
         ended = _end_processes_in(directory)
         shutil.rmtree(directory, ignore_errors=True)
         if not directory.exists():
-            removed.append(f"{directory}" + (f" (ended pids {', '.join(map(str, ended))})" if ended else ""))
+            removed.append(f"{directory} ({owner}" + (f"; ended pids {', '.join(map(str, ended))}" if ended else "") + ")")
     return removed
 
 
