@@ -109,3 +109,20 @@ def test_too_many_server_connections_fail_the_budget() -> None:
     run = synthetic_run(P)
     run.readings.append(PoolReading(1005.5, 0, 9, 0, 0, 0, 0, 0, {"active": 9}))
     assert verdicts({"recommended": run})["recommended.server-connections-bounded"] is Verdict.FAILED
+
+
+def test_a_step_whose_load_sat_on_one_workers_pool_is_left_out_of_the_plateau() -> None:
+    """Waiting requests while idle connections sit in the pools (summed over workers) means one worker
+    queued while another idled: that step tests where connections landed, not the pools' capacity."""
+    run = synthetic_run(P)
+    start_32 = 1000.0 + 3 * P.step_s  # the 32-user step; the plateau is 32 and 64 users
+    run.readings = [PoolReading(start_32 + P.warmup_s + 0.25 * i, 20, 8, 3, 0, 0, 0, 0, {"active": 5})
+                    for i in range(10)]
+    findings = {f.key: f for f in judge(P, {"recommended": run})}
+    capacity = findings["recommended.capacity-littles-law"]
+    assert capacity.verdict is Verdict.HELD and capacity.samples == 1
+    assert "left out 32 users" in capacity.detail and "64 users" in capacity.detail
+    # Every plateau step uneven: nothing left to judge the capacity on.
+    run.readings += [PoolReading(1000.0 + 4 * P.step_s + P.warmup_s + 0.25 * i, 20, 8, 3, 0, 0, 0, 0, {})
+                     for i in range(10)]
+    assert verdicts({"recommended": run})["recommended.capacity-littles-law"] is Verdict.INCONCLUSIVE
