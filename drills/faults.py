@@ -32,7 +32,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .stack.leftovers import PREFIXES, RUN_TAG_VARIABLE, owner_tag, sweep, tagged_processes
+from .stack.leftovers import PREFIXES, RUN_TAG_VARIABLE, claim, owner_tag, sweep, tagged_processes
 
 ENDINGS = ("SIGINT", "SIGTERM", "SIGKILL", "exception")
 STACK_MOMENTS = ("initdb", "postgres-starting", "service-starting", "serving")
@@ -109,6 +109,11 @@ def _tagged_dirs(tag: str) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.name.startswith(PREFIXES) and owner_tag(p) == tag)
 
 
+def _stack_dirs() -> set[str]:
+    """Every stack temp dir on this machine now (a trial's new ones are the difference)."""
+    return {p.name for p in Path(tempfile.gettempdir()).iterdir() if p.name.startswith(PREFIXES)}
+
+
 def _wait_for(predicate, timeout_s: float, interval_s: float = 0.01) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -134,6 +139,7 @@ def stack_trial(ending: str, moment: str, timeout_s: float = 90.0) -> Trial:
     """Start a stack in a child process and end it with ``ending`` at ``moment``."""
     tag = f"fault-{uuid.uuid4().hex[:12]}"
     env = {**os.environ, RUN_TAG_VARIABLE: tag}
+    existing = _stack_dirs()
     child = subprocess.Popen([sys.executable, "-c", _STACK_CHILD, moment, ending], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     trial = Trial(ending, moment)
@@ -161,7 +167,13 @@ def stack_trial(ending: str, moment: str, timeout_s: float = 90.0) -> Trial:
     if before:
         # What the next run (or `drills clean`) does first; it ends leftovers and says what it removed.
         trial.swept = len([line for line in sweep() if any(name in line for name in before)])
-    trial.dirs_left = _tagged_dirs(tag)
+    # Looked up by name, and again a moment later: a process that outlived the run could write
+    # into a removed dir and re-create it without its owner file (initdb did, before it got a
+    # parent-death signal), and by tag alone that dir would be invisible.
+    time.sleep(1.0)
+    root = Path(tempfile.gettempdir())
+    appeared = {name for name in _stack_dirs() - existing if owner_tag(root / name) in (tag, "")}
+    trial.dirs_left = sorted(set(_tagged_dirs(tag)) | appeared | {name for name in before if (root / name).exists()})
     trial.detail = f"exit {child.returncode}" + (f"; {err.strip().splitlines()[-1]}" if err.strip() else "")
     return trial
 
@@ -192,6 +204,7 @@ def export_trial(ending: str, papers: Path, timeout_s: float = 60.0) -> Trial:
 
     trial = Trial(ending, EXPORT_MOMENT)
     work = Path(tempfile.mkdtemp(prefix="drills-faults-"))
+    claim(work)  # if this process is killed, the next sweep removes its papers and runs
     try:
         paper = work / "papers" / timeout_ladder.PAPER
         paper.parent.mkdir()

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-PREFIXES = ("drills-pg-", "drills-svc-", "drills-nginx-", "drills-locust-")
+PREFIXES = ("drills-pg-", "drills-svc-", "drills-nginx-", "drills-locust-", "drills-faults-")
 OWNER_FILE = ".drills-owner"
 #: A dir without an owner file younger than this may still be being set up by a live run.
 UNCLAIMED_GRACE_S = 3600.0

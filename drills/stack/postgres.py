@@ -25,7 +25,7 @@ from psycopg.conninfo import make_conninfo
 from ..errors import ComponentError
 from .binaries import PostgresBinaries, find_postgres
 from .ports import LOOPBACK
-from .process import Component, ManagedProcess
+from .process import Component, ManagedProcess, dies_with_parent, end_group
 
 SUPERUSER = "postgres"
 APP_USER = "app"
@@ -186,15 +186,25 @@ class PostgresCluster(Component):
             entry = pwd.getpwnam(run_as)
             user_kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
         with open(self.log_path, "ab") as log:
-            result = subprocess.run(  # noqa: S603
-                argv, stdout=log, stderr=subprocess.STDOUT, env=_c_locale_env(),
-                cwd=self.socket_dir, check=False, **user_kwargs,  # type: ignore[arg-type]
+            # initdb too must die with the drill: left running after a SIGKILL it went on writing
+            # into a data dir the next run's sweep had just removed (found by the fault matrix).
+            # Its own process group, so that an interrupted initdb is ended with the postgres
+            # bootstrap it runs: killing initdb alone let that child write on into the data dir
+            # after the stack had removed it (found by the fault matrix, SIGINT during initdb).
+            proc = subprocess.Popen(  # noqa: S603
+                argv, stdout=log, stderr=subprocess.STDOUT, env=_c_locale_env(), cwd=self.socket_dir,
+                start_new_session=True, preexec_fn=dies_with_parent(), **user_kwargs,  # type: ignore[arg-type]
             )
+            try:
+                returncode = proc.wait()
+            except BaseException:
+                end_group(proc)
+                raise
         pwfile.unlink(missing_ok=True)
-        if result.returncode != 0:
+        if returncode != 0:
             from .process import read_tail
 
-            raise ComponentError("initdb", f"exited with code {result.returncode}", read_tail(self.log_path))
+            raise ComponentError("initdb", f"exited with code {returncode}", read_tail(self.log_path))
 
     def _answers_query(self) -> bool:
         with psycopg.connect(

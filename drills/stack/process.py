@@ -98,17 +98,7 @@ class ManagedProcess:
         if self.run_as is not None and os.geteuid() == 0:
             entry = pwd.getpwnam(self.run_as)
             user_kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
-        parent_pid = os.getpid()
-        death_signal = self.death_signal
-
-        def in_child() -> None:
-            # Runs after the uid change (which would clear the setting): the kernel signals this
-            # child when the thread that forked it dies, so Popen must be called from a thread
-            # that lives as long as the stack (the main thread, in practice).
-            _set_parent_death_signal(death_signal)
-            if os.getppid() != parent_pid:  # the parent died before prctl took effect
-                os._exit(1)
-
+        in_child = dies_with_parent(self.death_signal)
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(  # noqa: S603 - argv is built by this package
                 self.argv,
@@ -118,7 +108,7 @@ class ManagedProcess:
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,
-                preexec_fn=in_child if sys.platform.startswith("linux") else None,
+                preexec_fn=in_child,
                 **user_kwargs,  # type: ignore[arg-type]
             )
         with _live_lock:
@@ -302,6 +292,39 @@ def _signal(pid: int, sig: int) -> None:
         os.kill(pid, sig)
     except ProcessLookupError:
         pass
+
+
+def dies_with_parent(sig: int = signal.SIGKILL) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get ``sig`` when its parent dies (Linux), so that even
+    a SIGKILLed drill leaves no child running (None elsewhere: the atexit hook still runs).
+
+    It runs after the uid change (which would clear the setting); the kernel signals the child when
+    the thread that forked it dies, so call Popen from a thread that lives as long as the child.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    parent_pid = os.getpid()
+
+    def in_child() -> None:
+        _set_parent_death_signal(sig)
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return in_child
+
+
+def end_group(proc: subprocess.Popen, timeout_s: float = 5.0) -> None:
+    """SIGKILL ``proc``'s whole process group (it was started in a session of its own) and wait
+    until no member is left, so that nothing of it writes after the caller cleans up."""
+    _kill_group(proc.pid)
+    proc.wait()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.01)
 
 
 def _kill_group(pgid: int) -> None:
