@@ -9,11 +9,11 @@ VPY    := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup verify test check-papers lab bench clean distclean
+.PHONY: help setup verify test lint check-papers lab bench clean distclean
 
 help: ## list the targets
 	@echo "make <target>:"
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /  \1\t/' | expand -t 14
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 15
 	@echo "variables: PYTHON=$(PYTHON)  PYTEST_ARGS='...'  LAB_ARGS='...'"
 
 $(STAMP): pyproject.toml
@@ -40,9 +40,13 @@ verify: setup ## run every drill: drills verify
 	@$(VPY) -m drills.sysdeps
 	$(VENV)/bin/drills verify
 
-test: setup ## run the tests (PYTEST_ARGS='-k name -x' passes through)
+test: setup lint ## lint and type-check, then run the tests (PYTEST_ARGS='-k name -x' passes through)
 	@$(VPY) -m drills.sysdeps
 	$(VPY) -m pytest $(PYTEST_ARGS)
+
+lint: setup ## ruff and mypy, as configured in pyproject.toml
+	$(VENV)/bin/ruff check drills tests
+	$(VENV)/bin/mypy
 
 check-papers: setup ## check every code block of the papers with its own tool, and their structure
 	$(VENV)/bin/drills check-papers

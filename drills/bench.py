@@ -109,14 +109,14 @@ def drill_through_papermill() -> tuple[float, float]:
     The overhead is everything but the drill's own measuring: kernel start, papermill, imports, the
     HTML report, findings I/O — the wall time minus the measuring time the findings record.
     """
-    from .catalog import timeout_ladder
-    from .runner import run_notebook
+    from .catalog.timeout_ladder import SPEC as timeout_ladder
+    from .execute import run_notebook
 
     with tempfile.TemporaryDirectory(prefix="drills-bench-run-") as tmp:
         run_dir = Path(tmp) / "20000101T000000Z-timeout-ladder"
         run_dir.mkdir()
-        result = run_notebook(timeout_ladder, timeout_ladder.Params(), run_dir=run_dir)
-        return result.wall_s, result.wall_s - float(result.findings.provenance["measuring_s"])
+        result = run_notebook(timeout_ladder, timeout_ladder.params(), run_dir=run_dir)
+        return result.wall_s, result.wall_s - float(result.findings.provenance.measuring_s or 0.0)
 
 
 def main(argv: list[str] | None = None) -> int:

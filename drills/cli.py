@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 import click
 
@@ -21,8 +21,10 @@ from . import catalog
 from .errors import DrillsError, ParameterError
 from .export import Exported, export_run, latest_run
 from .findings import Verdict
+from .params import DrillParams
 from .paths import papers_dir, project_root, runs_dir
-from .runner import RunResult, new_verify_dir, run_notebook
+from .execute import KERNEL, RunResult, new_verify_dir, run_notebook
+from .pipeline import DrillSpec
 
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -37,11 +39,11 @@ def _parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
     return values
 
 
-def _params_for(drill: ModuleType, assignments: dict[str, str], *, strict: bool) -> object:
+def _params_for(drill: DrillSpec[Any, Any], assignments: dict[str, str], *, strict: bool) -> DrillParams:
     """The drill's Params from ``-p`` values; with ``strict=False`` names it lacks are skipped."""
-    known = drill.Params.field_types()
+    known = drill.params.field_types()
     chosen = assignments if strict else {k: v for k, v in assignments.items() if k in known}
-    return drill.Params.from_mapping(chosen)
+    return drill.params.from_mapping(chosen)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -75,9 +77,9 @@ class _OnlyCellOutput(logging.Filter):
 def list_drills() -> None:
     """List the drills, their papers and parameters (with defaults)."""
     for drill in catalog.all_drills():
-        click.echo(f"{drill.NAME}  →  papers/{drill.PAPER}  (notebooks/{drill.NOTEBOOK})")
-        defaults = drill.Params()
-        for name, kind in drill.Params.field_types().items():
+        click.echo(f"{drill.name}  →  papers/{drill.paper}  (notebooks/{drill.notebook})")
+        defaults = drill.params()
+        for name, kind in drill.params.field_types().items():
             click.echo(f"    {name:<36} {kind.__name__:<6} {getattr(defaults, name)!r}")
 
 
@@ -108,18 +110,18 @@ def check_papers_command(papers: tuple[Path, ...], show_blocks: bool) -> None:
 @click.option("-n", "--last", default=20, show_default=True, help="How many runs to show.")
 def history(drill_name: str | None, last: int) -> None:
     """The drill runs recorded in runs/history.jsonl, newest last, with changed verdicts marked."""
-    from .history import changed_verdicts, entries
+    from .history import HistoryEntry, entries
 
     rows = entries(runs_dir(), drill_name)
-    previous: dict[str, dict] = {}
+    previous: dict[str, HistoryEntry] = {}
     lines = []
     for entry in rows:
-        verdicts = list(entry["verdicts"].values())
-        changed = changed_verdicts(previous.get(entry["drill"]), entry)
-        previous[entry["drill"]] = entry
-        lines.append(f"{entry['finished_at']}  {entry['drill']:<16} {'PASSED' if entry['passed'] else 'FAILED'}  "
+        verdicts = list(entry.verdicts.values())
+        changed = entry.changed_since(previous.get(entry.drill))
+        previous[entry.drill] = entry
+        lines.append(f"{entry.finished_at}  {entry.drill:<16} {'PASSED' if entry.passed else 'FAILED'}  "
                      f"{verdicts.count('held')} held, {verdicts.count('failed')} failed, "
-                     f"{verdicts.count('inconclusive')} inconclusive  {entry['commit']}"
+                     f"{verdicts.count('inconclusive')} inconclusive  {entry.commit}"
                      + (f"\n    changed: {'; '.join(changed)}" if changed else ""))
     for line in lines[-last:]:
         click.echo(line)
@@ -130,16 +132,19 @@ def history(drill_name: str | None, last: int) -> None:
 @main.command()
 @click.option("--max-age-days", default=7.0, show_default=True, help="Older verifications count as stale.")
 def status(max_age_days: float) -> None:
-    """For each paper: last verified, hypotheses held, and whether it is stale. Exit 1 if any is."""
+    """For each paper: last verified, hypotheses held, and whether it is stale or its last
+    verification failed. Exit 1 if any is."""
     from .history import paper_status
 
-    stale = False
+    bad = False
     for drill in catalog.all_drills():
-        state = paper_status(papers_dir() / drill.PAPER, drill.NAME, max_age_days)
-        stale = stale or bool(state.stale)
+        state = paper_status(papers_dir() / drill.paper, drill.name, max_age_days)
+        failed = state.passed is False
+        bad = bad or bool(state.stale) or failed
         click.echo(f"{state.paper:<22} {state.drill:<16} {state.verified_at or 'never':<21} "
-                   f"{state.held}/{state.total} held  " + ("STALE: " + "; ".join(state.stale) if state.stale else "fresh"))
-    sys.exit(EXIT_FAILED if stale else EXIT_PASSED)
+                   f"{state.held}/{state.total} held  " + ("FAILED  " if failed else "")
+                   + ("STALE: " + "; ".join(state.stale) if state.stale else "fresh"))
+    sys.exit(EXIT_FAILED if bad else EXIT_PASSED)
 
 
 @main.command()
@@ -157,7 +162,7 @@ def clean() -> None:
 @click.argument("drill_name", metavar="DRILL")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Set a parameter (repeatable).")
 @click.option("--export", "export_after", is_flag=True, help="Splice the findings into the paper afterwards.")
-@click.option("--kernel", default="python3", show_default=True, help="Jupyter kernel to run the notebook on.")
+@click.option("--kernel", default=KERNEL, show_default=True, help="Jupyter kernel to run the notebook on.")
 @click.option("--time-limit", "time_limit_s", default=900.0, show_default=True, type=click.FloatRange(min=1),
               help="Seconds the drill may take; past it the drill is interrupted and stops its stack.")
 def run(drill_name: str, params: tuple[str, ...], export_after: bool, kernel: str, time_limit_s: float) -> None:
@@ -165,11 +170,11 @@ def run(drill_name: str, params: tuple[str, ...], export_after: bool, kernel: st
     try:
         drill = catalog.get(drill_name)
         drill_params = _params_for(drill, _parse_assignments(params), strict=True)
-        result = run_notebook(drill, drill_params, kernel_name=kernel,  # type: ignore[arg-type]
+        result = run_notebook(drill, drill_params, kernel_name=kernel,
                               time_limit_s=time_limit_s)
         _summary([result])
         if export_after:  # this run, even one against a target: the user asked for it by name
-            _report(export_run(papers_dir() / drill.PAPER, result.run_dir, getattr(drill, "HEADLINES", ())))
+            _report(export_run(papers_dir() / drill.paper, result.run_dir, drill.headlines))
     except DrillsError as exc:
         _fail(exc)
     sys.exit(EXIT_PASSED if result.findings.passed else EXIT_FAILED)
@@ -188,13 +193,13 @@ def export(drill_names: tuple[str, ...], run_dir: Path | None, standalone: bool)
         if run_dir is not None:
             if len(drills) != 1:
                 raise ParameterError("--run-dir", str(run_dir), "name exactly one drill with it")
-            _report(export_run(papers_dir() / drills[0].PAPER, run_dir, getattr(drills[0], "HEADLINES", ())))
+            _report(export_run(papers_dir() / drills[0].paper, run_dir, drills[0].headlines))
         else:
             _export(drills)
         if standalone:
             from .export.standalone import export_self_contained
 
-            papers = sorted({papers_dir() / d.PAPER for d in drills})
+            papers = sorted({papers_dir() / d.paper for d in drills})
             for path in export_self_contained(papers, project_root() / "dist"):
                 click.echo(f"wrote {path}")
     except DrillsError as exc:
@@ -205,7 +210,7 @@ def export(drill_names: tuple[str, ...], run_dir: Path | None, standalone: bool)
 @click.argument("drill_names", metavar="[DRILL]...", nargs=-1)
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
               help="Set a parameter for every drill that has it (repeatable).")
-@click.option("--kernel", default="python3", show_default=True, help="Jupyter kernel to run the notebooks on.")
+@click.option("--kernel", default=KERNEL, show_default=True, help="Jupyter kernel to run the notebooks on.")
 @click.option("--time-limit", "time_limit_s", default=900.0, show_default=True, type=click.FloatRange(min=1),
               help="Seconds each drill may take; past it the drill is interrupted, and verify goes on.")
 @click.option("--paper", "paper_names", multiple=True, metavar="PAPER",
@@ -214,14 +219,14 @@ def verify(drill_names: tuple[str, ...], params: tuple[str, ...], kernel: str, t
            paper_names: tuple[str, ...]) -> None:
     """Run every drill (or those named, or those of the papers named), then export their papers."""
     try:
-        known_papers = {d.PAPER for d in catalog.all_drills()}
+        known_papers = {d.paper for d in catalog.all_drills()}
         for name in paper_names:
             if name not in known_papers:
                 raise ParameterError("--paper", name, f"no drill verifies it; papers: {', '.join(sorted(known_papers))}")
-        drills = [catalog.get(n) for n in drill_names] + [d for d in catalog.all_drills() if d.PAPER in paper_names]
+        drills = [catalog.get(n) for n in drill_names] + [d for d in catalog.all_drills() if d.paper in paper_names]
         drills = list(dict.fromkeys(drills)) or catalog.all_drills()
         assignments = _parse_assignments(params)
-        unknown = [k for k in assignments if not any(k in d.Params.field_types() for d in drills)]
+        unknown = [k for k in assignments if not any(k in d.params.field_types() for d in drills)]
         if unknown:
             raise ParameterError(unknown[0], assignments[unknown[0]], "no selected drill has this parameter")
         # Every drill's parameters are checked before the first one starts.
@@ -234,19 +239,19 @@ def verify(drill_names: tuple[str, ...], params: tuple[str, ...], kernel: str, t
     started = time.monotonic()
     click.echo(f"verifying {len(planned)} drill(s) into {verify_dir}")
     for index, (drill, drill_params) in enumerate(planned, 1):
-        following = planned[index][0].NAME if index < len(planned) else "export"
-        click.echo(f"== drill {index}/{len(planned)}: {drill.NAME} (paper {drill.PAPER}; "
+        following = planned[index][0].name if index < len(planned) else "export"
+        click.echo(f"== drill {index}/{len(planned)}: {drill.name} (paper {drill.paper}; "
                    f"{time.monotonic() - started:.0f} s so far; next: {following}) ==")
         try:
-            results.append(run_notebook(drill, drill_params, kernel_name=kernel,  # type: ignore[arg-type]
-                                        run_dir=verify_dir / drill.NAME, time_limit_s=time_limit_s))
+            results.append(run_notebook(drill, drill_params, kernel_name=kernel,
+                                        run_dir=verify_dir / drill.name, time_limit_s=time_limit_s))
         except DrillsError as exc:
             click.echo(f"drills: {exc}", err=True)
-            errors.append((drill.NAME, exc))
+            errors.append((drill.name, exc))
     _summary(results, errors)
     for r in results:
         if r.findings.target:
-            click.echo(f"not exported: {r.drill} ran against {r.findings.target['url']}; papers keep the local "
+            click.echo(f"not exported: {r.drill} ran against {r.findings.target.url}; papers keep the local "
                        f"stack's runs (export it by name: drills export {r.drill} --run-dir {r.run_dir})")
     try:
         _export([catalog.get(r.drill) for r in results if not r.findings.target])
@@ -257,10 +262,10 @@ def verify(drill_names: tuple[str, ...], params: tuple[str, ...], kernel: str, t
     sys.exit(EXIT_PASSED if all(r.findings.passed for r in results) else EXIT_FAILED)
 
 
-def _export(drills: Sequence[ModuleType]) -> None:
+def _export(drills: Sequence[DrillSpec[Any, Any]]) -> None:
     for drill in drills:
-        _report(export_run(papers_dir() / drill.PAPER, latest_run(drill.NAME, runs_dir()),
-                           getattr(drill, "HEADLINES", ())))
+        _report(export_run(papers_dir() / drill.paper, latest_run(drill.name, runs_dir()),
+                           drill.headlines))
     from .export.index import write_index
 
     write_index(papers_dir(), catalog.all_drills())
@@ -280,7 +285,7 @@ def _summary(results: Sequence[RunResult], errors: Sequence[tuple[str, DrillsErr
                      str(counts[Verdict.FAILED]), str(counts[Verdict.INCONCLUSIVE]), str(counts[Verdict.NOT_JUDGED]),
                      f"{r.wall_s:.0f} s", str(r.run_dir)))
     for name, _ in errors:
-        rows.append((catalog.get(name).PAPER, name, "ERROR", "-", "-", "-", "-", "-", "see the message above"))
+        rows.append((catalog.get(name).paper, name, "ERROR", "-", "-", "-", "-", "-", "see the message above"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     click.echo("")
     for row in rows:

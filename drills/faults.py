@@ -39,6 +39,8 @@ STACK_MOMENTS = ("initdb", "postgres-starting", "service-starting", "serving")
 #: What shows that a start moment has come: a process whose command line holds this.
 _MOMENT_MARKERS = {"initdb": "/bin/initdb", "postgres-starting": "listen_addresses=", "service-starting": "gunicorn"}
 EXPORT_MOMENT = "export"
+#: A drill's notebook kernel started by the runner (sockets and connection file in a claimed dir).
+KERNEL_MOMENT = "kernel"
 #: Seconds a process of an ended run may take to go (the kernel delivers the parent-death signal
 #: at once; PostgreSQL's fast shutdown and Gunicorn's graceful stop take a moment).
 GRACE_S = 10.0
@@ -84,6 +86,29 @@ while True:
 """
 
 
+# The child that holds a notebook kernel as `drills run` starts it (drills.execute.kernel), until ended.
+_KERNEL_CHILD = r"""
+import asyncio, signal, sys, time
+from drills.execute.kernel import kernel_manager_class
+
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+ending = sys.argv[1]
+
+async def hold() -> None:
+    manager = kernel_manager_class()(kernel_name="python3")
+    await manager.start_kernel()
+    try:
+        print("ready", manager.claimed_dir, flush=True)
+        if ending == "exception":
+            raise RuntimeError("injected fault")
+        await asyncio.sleep(120)
+    finally:
+        await manager.shutdown_kernel(now=True)
+
+asyncio.run(hold())
+"""
+
+
 @dataclass
 class Trial:
     """One ending at one moment, and what it left."""
@@ -112,6 +137,11 @@ def _tagged_dirs(tag: str) -> list[str]:
 def _stack_dirs() -> set[str]:
     """Every stack temp dir on this machine now (a trial's new ones are the difference)."""
     return {p.name for p in Path(tempfile.gettempdir()).iterdir() if p.name.startswith(PREFIXES)}
+
+
+def _temp_entries() -> set[str]:
+    """Every drills temp entry, dir or file (a kernel's sockets are files), on this machine now."""
+    return {p.name for p in Path(tempfile.gettempdir()).iterdir() if p.name.startswith("drills-")}
 
 
 def _wait_for(predicate, timeout_s: float, interval_s: float = 0.01) -> bool:
@@ -178,11 +208,65 @@ def stack_trial(ending: str, moment: str, timeout_s: float = 90.0) -> Trial:
     return trial
 
 
+def kernel_trial(ending: str, timeout_s: float = 60.0) -> Trial:
+    """Start a notebook kernel as the runner does, in a child, and end the child with ``ending``.
+
+    What counts: the kernel process 10 s after (its command line names the claimed dir), and any
+    drills temp entry, dir or file (a kernel's five sockets, its connection file), after the next
+    run's sweep.
+    """
+    existing = _temp_entries()
+    child = subprocess.Popen([sys.executable, "-c", _KERNEL_CHILD, ending], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    trial = Trial(ending, KERNEL_MOMENT)
+    claimed = ""
+    try:
+        line = child.stdout.readline().strip()  # type: ignore[union-attr]
+        trial.on_moment = line.startswith("ready")
+        claimed = line.split(" ", 1)[1] if trial.on_moment else ""
+        if ending == "exception":
+            child.wait(timeout=timeout_s)
+        else:
+            _end(child, ending, timeout_s)
+    finally:
+        _reap(child)
+    out, err = child.communicate()
+
+    def kernel_processes() -> list[str]:
+        return sorted(tagged_processes_in(claimed)) if claimed else []
+
+    _wait_for(lambda: not kernel_processes(), GRACE_S, 0.1)
+    trial.processes_left = kernel_processes()
+    new = _temp_entries() - existing
+    if new:
+        trial.swept = len([line for line in sweep() if any(name in line for name in new)])
+    time.sleep(0.5)
+    left = _temp_entries() - existing
+    trial.dirs_left = sorted(n for n in left if (Path(tempfile.gettempdir()) / n).is_dir())
+    trial.files_left = sorted(n for n in left if n not in trial.dirs_left)
+    trial.detail = f"exit {child.returncode}" + (f"; {err.strip().splitlines()[-1]}" if err.strip() else "")
+    return trial
+
+
+def tagged_processes_in(directory: str) -> list[str]:
+    """Command lines of the processes that name ``directory`` (a kernel names its connection file)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            except OSError:
+                continue
+            if directory in cmdline:
+                found.append(cmdline.strip())
+    return found
+
+
 def _fake_run(folder: Path, drill: str, paper: str, variant: int) -> Path:
     """A finished run folder with findings and one chart (the export step's whole input)."""
     from matplotlib.figure import Figure
 
-    from .findings import AtMost, Chart, Findings, Hypothesis
+    from .findings import AtMost, Chart, Findings, Hypothesis, Provenance
 
     run_dir = folder / f"2026010{variant}T000000Z-{drill}"
     run_dir.mkdir(parents=True)
@@ -192,30 +276,30 @@ def _fake_run(folder: Path, drill: str, paper: str, variant: int) -> Path:
     finding = Hypothesis("recommended.fault", "The export survives any ending.", AtMost(1, "ms"),
                          recommended=True).judge(0.5 * variant, 10, "word " * 20_000 * variant)
     Findings(drill=drill, paper=paper, run_id=run_dir.name, started_at=f"2026-01-0{variant}T00:00:00Z",
-             finished_at=f"2026-01-0{variant}T00:01:00Z", parameters={}, provenance={}, settings={},
+             finished_at=f"2026-01-0{variant}T00:01:00Z", parameters={}, provenance=Provenance(), settings={},
              findings=[finding], charts=[Chart("chart", "chart.png", f"variant {variant}")]).save(run_dir)
     return run_dir
 
 
 def export_trial(ending: str, papers: Path, timeout_s: float = 60.0) -> Trial:
     """Export two runs into a paper over and over in a child; end it with ``ending`` mid-way."""
-    from .catalog import timeout_ladder
+    from .catalog.timeout_ladder import SPEC as timeout_ladder
     from .export import export_run
 
     trial = Trial(ending, EXPORT_MOMENT)
     work = Path(tempfile.mkdtemp(prefix="drills-faults-"))
     claim(work)  # if this process is killed, the next sweep removes its papers and runs
     try:
-        paper = work / "papers" / timeout_ladder.PAPER
+        paper = work / "papers" / timeout_ladder.paper
         paper.parent.mkdir()
-        shutil.copy(papers / timeout_ladder.PAPER, paper)
-        runs = [_fake_run(work / "runs", timeout_ladder.NAME, timeout_ladder.PAPER, v) for v in (1, 2)]
+        shutil.copy(papers / timeout_ladder.paper, paper)
+        runs = [_fake_run(work / "runs", timeout_ladder.name, timeout_ladder.paper, v) for v in (1, 2)]
         complete = set()
         for run_dir in runs:  # the two complete papers a reader may ever see
             export_run(paper, run_dir)
             complete.add(paper.read_bytes())
         charts = {(run_dir / "chart.png").read_bytes() for run_dir in runs}
-        figure = paper.parent / "figures" / f"{timeout_ladder.NAME}-chart.png"
+        figure = paper.parent / "figures" / f"{timeout_ladder.name}-chart.png"
         if ending == "exception":
             trial.detail = _export_exception(paper, runs[0], complete)
         else:
@@ -265,10 +349,16 @@ def _export_exception(paper: Path, run_dir: Path, complete: set[bytes]) -> str:
 def matrix(rounds: int, papers: Path, progress=print) -> list[Trial]:
     """Every ending at every moment, ``rounds`` times."""
     trials = []
-    cells = [(e, m) for m in STACK_MOMENTS for e in ENDINGS] + [(e, EXPORT_MOMENT) for e in ENDINGS]
+    cells = ([(e, m) for m in STACK_MOMENTS for e in ENDINGS] + [(e, EXPORT_MOMENT) for e in ENDINGS]
+             + [(e, KERNEL_MOMENT) for e in ENDINGS])
     for round_no in range(1, rounds + 1):
         for ending, moment in cells:
-            trial = stack_trial(ending, moment) if moment != EXPORT_MOMENT else export_trial(ending, papers)
+            if moment == EXPORT_MOMENT:
+                trial = export_trial(ending, papers)
+            elif moment == KERNEL_MOMENT:
+                trial = kernel_trial(ending)
+            else:
+                trial = stack_trial(ending, moment)
             trials.append(trial)
             progress(f"  round {round_no}/{rounds}: {ending:<9} {moment:<17} "
                      f"{'clean' if trial.clean else 'LEFT ' + str(trial.processes_left + trial.dirs_left + trial.files_left)}"
@@ -294,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.rounds <= 50:
         parser.error(f"--rounds={args.rounds}: must be between 1 and 50")
-    print(f"fault matrix: {len(ENDINGS)} endings × {len(STACK_MOMENTS) + 1} moments, {args.rounds} round(s) …",
+    print(f"fault matrix: {len(ENDINGS)} endings × {len(STACK_MOMENTS) + 2} moments, {args.rounds} round(s) …",
           flush=True)
     trials = matrix(args.rounds, papers_dir(), progress=lambda line: print(line, flush=True))
     print(summary(trials))

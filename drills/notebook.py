@@ -20,7 +20,7 @@ def show_tables(findings: Findings) -> None:
     """Display each summary table of ``findings`` as Markdown."""
     from IPython.display import Markdown, display
 
-    from .export.render import markdown_table
+    from .findings import markdown_table
 
     for name, rows in findings.tables.items():
         display(Markdown(f"**{name}**\n\n" + markdown_table(rows)))

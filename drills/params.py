@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import types
 import typing
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar, Self
 
 from .errors import ParameterError
 
 if TYPE_CHECKING:
     from .target import TargetSpec
 
+#: What a parameters cell assigns (and papermill injects): plain values. Anything else in a
+#: notebook's namespace is the notebook's own (modules, the drill, its findings, a run folder).
+_PARAMETER_VALUES = (bool, int, float, str, type(None), list, tuple, dict)
 # Names a notebook namespace holds besides the parameters cell (IPython's own and ours).
 _NOTEBOOK_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
 
@@ -64,6 +66,10 @@ class DrillParams:
 
     def check(self) -> None:
         """Raise ParameterError for values or combinations that cannot work."""
+
+    def selected_configurations(self) -> list[str]:
+        """The configurations this run starts, in the order given; drills override it."""
+        return []
 
     def planned_load(self) -> tuple[float | None, float]:
         """(peak offered requests/s, or None when the load is closed-loop; seconds of load) that the
@@ -117,8 +123,8 @@ class DrillParams:
         for name, value in namespace.items():
             if name.startswith("_") or name in _NOTEBOOK_NAMES or name in cls.notebook_only:
                 continue
-            if isinstance(value, (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType)):
-                continue
+            if name not in known and not isinstance(value, _PARAMETER_VALUES):
+                continue  # the notebook's own objects (modules, the drill, its findings), not parameters
             if name not in known:
                 raise ParameterError(name, value, f"unknown parameter; known: {', '.join(known)}")
             values[name] = value
@@ -152,6 +158,30 @@ def require_between(name: str, value: float, low: float, high: float, unit: str 
 def require_less(name: str, value: float, other_name: str, other: float, why: str) -> None:
     if not value < other:
         raise ParameterError(name, value, f"must be < {other_name}={other:g} ({why})")
+
+
+#: PostgreSQL's default ``superuser_reserved_connections``: slots only superusers may take.
+SUPERUSER_RESERVED_CONNECTIONS = 3
+
+
+def require_connections_fit(name: str, value: object, *, workers: int, pool_max_size: int, max_connections: int,
+                            extra: int = 0, why: str = "") -> None:
+    """The fleet's connection budget: every worker's pool at its max size (plus ``extra`` connections
+    of the drill's own) must fit in the slots left after the superuser reserve."""
+    needed = workers * pool_max_size + extra
+    open_slots = max_connections - SUPERUSER_RESERVED_CONNECTIONS
+    if needed > open_slots:
+        own = f" + {extra} drill connections" if extra else ""
+        raise ParameterError(
+            name, value,
+            f"workers ({workers}) × pool_max_size{own} = {needed} exceeds the {open_slots} non-superuser slots of "
+            f"max_connections={max_connections}; use pool_max_size ≤ {max(0, (open_slots - extra) // workers)} "
+            f"or raise max_connections" + (f" ({why})" if why else ""))
+
+
+def split_names(text: str) -> list[str]:
+    """"a, b,,c" -> ["a", "b", "c"]: a comma-separated parameter's items."""
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def require_choices(name: str, values: Iterable[str], allowed: Iterable[str]) -> None:
@@ -201,9 +231,3 @@ def _convert(name: str, value: object, target: type) -> object:
             return value
         raise ParameterError(name, value, "must be a string")
     raise ParameterError(name, value, f"has unsupported type {target!r}")  # pragma: no cover
-
-
-def describe(params: DrillParams) -> list[tuple[str, Any]]:
-    """(name, value) pairs in declaration order, for tables; the target's only when one is set."""
-    return [(f.name, getattr(params, f.name)) for f in dataclasses.fields(params)
-            if params.target_url or f.name not in DrillParams.TARGET_FIELDS]

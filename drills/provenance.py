@@ -8,7 +8,8 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+
+from .findings import Provenance
 
 PACKAGES = ("gunicorn", "uvicorn", "uvicorn-worker", "fastapi", "starlette", "psycopg", "psycopg-pool",
             "papermill", "locust", "matplotlib")
@@ -41,11 +42,14 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def collect(repo: Path, **components: str) -> dict[str, Any]:
+def collect(repo: Path, components: dict[str, str], *, measuring_s: float | None = None,
+            paper_prose_sha256: str | None = None) -> Provenance:
     """Provenance of a run; ``components`` adds versions read from running servers."""
-    return {
-        "commit": git_commit(repo),
-        "versions": {**package_versions(), **components},
-        "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
-        "python_executable": sys.executable,
-    }
+    return Provenance(
+        commit=git_commit(repo),
+        versions={**package_versions(), **components},
+        platform=f"{platform.system()} {platform.release()} {platform.machine()}",
+        python_executable=sys.executable,
+        measuring_s=measuring_s,
+        paper_prose_sha256=paper_prose_sha256,
+    )

@@ -7,20 +7,17 @@ Gunicorn's own knobs (workers, timeout, keep-alive) travel as Gunicorn command-l
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 PREFIX = "DRILLS_APP_"
 
 
 @dataclass(frozen=True, kw_only=True)
-class AppSettings:
-    """What one worker needs. Seconds unless the name says otherwise."""
+class AppTuning:
+    """The service's own knobs, as the harness sets them (``drills.stack.ServiceConfig`` extends
+    this with Gunicorn's). Seconds unless the name says otherwise."""
 
-    #: libpq conninfo of the app role; holds the password, so it is never logged or reported.
-    conninfo: str
-    #: Folder shared by the workers: readiness files, Prometheus multiprocess files, read-back.
-    state_dir: Path
     pool_min_size: int = 2
     pool_max_size: int = 4
     #: psycopg_pool's wait for a free connection before PoolTimeout.
@@ -31,6 +28,20 @@ class AppSettings:
     request_budget_s: float = 0.0
     #: How long a worker waits at boot for its pool to fill before it fails to boot.
     pool_open_timeout_s: float = 10.0
+
+    def tuning(self) -> AppTuning:
+        """Just the app's knobs (without what a subclass adds)."""
+        return AppTuning(**{f.name: getattr(self, f.name) for f in fields(AppTuning)})
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppSettings(AppTuning):
+    """What one worker needs: its knobs, where the database is, and a folder it shares with the others."""
+
+    #: libpq conninfo of the app role; holds the password, so it is never logged or reported.
+    conninfo: str
+    #: Folder shared by the workers: readiness files, Prometheus multiprocess files, read-back.
+    state_dir: Path
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] = os.environ) -> AppSettings:

@@ -1,30 +1,37 @@
-"""The drills: one module per drill, and the registry that maps a drill's name to it.
+"""The drills: one package each, and the registry that maps a drill's name to its spec.
 
-A drill module exposes ``NAME``, ``PAPER`` (file under papers/), ``NOTEBOOK`` (file under
-notebooks/), ``Params`` (a DrillParams dataclass) and ``run(params, run_dir) -> Findings``.
+A drill is a :class:`~drills.pipeline.DrillSpec` named ``SPEC`` in ``drills/catalog/<drill>/``,
+split along the pipeline: ``params`` (its knobs and their checks), ``configurations`` (the stacks
+it starts), ``measure``, ``judge``, ``report`` (tables, observations) and ``charts``. Add one here
+and it is listed, run, verified and exported.
 """
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
+from typing import Any
 
 from ..errors import ParameterError
+from ..pipeline import DrillSpec
+from .load_capacity import SPEC as LOAD_CAPACITY
+from .pool_exhaustion import SPEC as POOL_EXHAUSTION
+from .timeout_ladder import SPEC as TIMEOUT_LADDER
 
-#: drill name -> module path. Add a drill here and it is listed, run, verified and exported.
-DRILLS = {
-    "timeout-ladder": "drills.catalog.timeout_ladder",
-    "pool-exhaustion": "drills.catalog.pool_exhaustion",
-    "load-capacity": "drills.catalog.load_capacity",
-}
+#: Every drill, in the order `drills verify` runs them.
+REGISTRY: tuple[DrillSpec[Any, Any], ...] = (TIMEOUT_LADDER, POOL_EXHAUSTION, LOAD_CAPACITY)
 
-
-def get(name: str) -> ModuleType:
-    """The drill module called ``name``; ParameterError names the known drills otherwise."""
-    if name not in DRILLS:
-        raise ParameterError("drill", name, f"unknown drill; known: {', '.join(DRILLS)}")
-    return importlib.import_module(DRILLS[name])
+DRILLS: dict[str, DrillSpec[Any, Any]] = {spec.name: spec for spec in REGISTRY}
 
 
-def all_drills() -> list[ModuleType]:
-    return [get(name) for name in DRILLS]
+def get(name: str) -> DrillSpec[Any, Any]:
+    """The drill called ``name``; ParameterError names the known drills otherwise."""
+    try:
+        return DRILLS[name]
+    except KeyError:
+        raise ParameterError("drill", name, f"unknown drill; known: {', '.join(DRILLS)}") from None
+
+
+def all_drills() -> list[DrillSpec[Any, Any]]:
+    return list(REGISTRY)
+
+
+__all__ = ["DRILLS", "REGISTRY", "all_drills", "get"]

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ExportError
-from ..findings import FINDINGS_FILE, Findings, remove_orphaned_temp_files, write_atomic
+from ..files import remove_orphaned_temp_files, write_atomic
+from ..findings import FINDINGS_FILE, Findings
 from ..history import entries, runs_root
 from ..redact import redact
 from .render import render_block
@@ -71,9 +72,9 @@ def export_run(paper: Path, run_dir: Path, headlines: Sequence[str] = ()) -> Exp
         remove_orphaned_temp_files(folder)
     links = {c.name: f"{FIGURES}/{findings.drill}-{c.name}.png" for c in findings.charts}
     # The runs of this drill up to this one, from runs/history.jsonl beside the run folders.
-    runs = [e for e in entries(runs_root(run_dir), findings.drill, target=(findings.target or {}).get("url"))
-            if str(e.get("finished_at")) <= findings.finished_at]
-    previous = next((e for e in reversed(runs) if e.get("run_id") != findings.run_id), None)
+    runs = [e for e in entries(runs_root(run_dir), findings.drill, target=findings.target.url if findings.target else None)
+            if e.finished_at <= findings.finished_at]
+    previous = next((e for e in reversed(runs) if e.run_id != findings.run_id), None)
     trend = f"{FIGURES}/{findings.drill}-trend.png"
     figures_dir.mkdir(exist_ok=True)
     has_trend = draw_trend(runs, headlines, paper.parent / trend) if headlines else False

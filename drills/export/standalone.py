@@ -15,7 +15,7 @@ from pathlib import Path
 
 import mistune
 
-from ..findings import write_atomic
+from ..files import write_atomic
 
 _LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
 _CSS = """

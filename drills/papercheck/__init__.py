@@ -27,8 +27,8 @@ def check_papers(papers: Iterable[Path]) -> Report:
     with BlockChecker() as checker:
         for paper in papers:
             text = paper.read_text(encoding="utf-8")
-            report.problems += check_structure(paper, text, {d.NAME for d in drills})
-            report.problems += check_quoted_defaults(paper, text, [d for d in drills if d.PAPER == paper.name])
+            report.problems += check_structure(paper, text, {d.name for d in drills})
+            report.problems += check_quoted_defaults(paper, text, [d for d in drills if d.paper == paper.name])
             for block in code_blocks(paper, text):
                 how, problems = checker.check(block)
                 report.blocks.append((f"{paper.name}:{block.line}", block.kind or "(none)", how))

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from types import ModuleType
+from typing import Any
+
+from ..pipeline import DrillSpec
 
 from .report import Problem
 
 _QUOTED = re.compile(r"`([a-z][a-z0-9_]*)\s*=\s*\"?([0-9][0-9.,]*|[a-z,]+)\"?`")
 
 
-def check_quoted_defaults(paper: Path, text: str, drills: list[ModuleType]) -> list[Problem]:
+def check_quoted_defaults(paper: Path, text: str, drills: list[DrillSpec[Any, Any]]) -> list[Problem]:
     problems = []
     for drill in drills:
-        defaults = drill.Params()
-        fields = drill.Params.field_types()
+        defaults = drill.params()
+        fields = drill.params.field_types()
         for number, line in enumerate(text.splitlines(), 1):
             for name, quoted in _QUOTED.findall(line):
                 if name not in fields:
@@ -32,6 +34,6 @@ def check_quoted_defaults(paper: Path, text: str, drills: list[ModuleType]) -> l
                     same = False
                 if not same:
                     problems.append(Problem(paper, number, "drill defaults",
-                                            f"quotes {name}={quoted}, but {drill.NAME} verifies {name}={actual!r} "
-                                            f"(drills/catalog: {drill.__name__.rsplit('.', 1)[-1]}.Params)"))
+                                            f"quotes {name}={quoted}, but {drill.name} verifies {name}={actual!r} "
+                                            f"(drills/catalog: {drill.params.__module__.rsplit('.', 2)[-2]}/params.py)"))
     return problems

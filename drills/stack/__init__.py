@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 
+from ..deployment import EVERYTHING, Capability, LogSource
 from .binaries import find_nginx, find_postgres
 from .http import Endpoint
 from .leftovers import sweep
@@ -56,14 +57,12 @@ class LocalStack:
     #: Seconds from the first process start until nginx passed a request through.
     ready_s: float
 
-    #: The drill started every component: it may do anything (see drills.target.Capability).
+    #: The drill started every component: it may do anything (see drills.deployment.Capability).
     owned = True
-
-    @property
-    def capabilities(self) -> frozenset[Any]:
-        from ..target import EVERYTHING
-
-        return EVERYTHING
+    capabilities: frozenset[Capability] = EVERYTHING
+    #: No caps on load: every request stays on this machine.
+    max_rps: float | None = None
+    max_duration_s: float | None = None
 
     @property
     def entry(self) -> Endpoint:
@@ -79,9 +78,31 @@ class LocalStack:
     def ledger_dir(self) -> Path:
         return self.service.state_dir
 
-    def connect(self, **kwargs: Any) -> psycopg.Connection:
+    def connect(self, **kwargs: Any) -> psycopg.Connection[Any]:
         """A superuser connection over the socket (uses a reserved slot when the app holds the rest)."""
         return self.postgres.admin_connect(**kwargs)
+
+    def app_settings(self) -> dict[str, Any]:
+        """The service's knobs as one of its workers reports them on /config."""
+        app = self.service.effective_settings().get("app") or {}
+        return {**app.get("app", {}), **app.get("database_session", {})}
+
+    def component_versions(self) -> dict[str, str]:
+        return {"postgresql": self.postgres.server_version(), "nginx": self.proxy.binary.version}
+
+    def log(self, source: LogSource) -> str:
+        if source == "postgres":
+            return self.postgres.log_text()
+        if source == "service":
+            return self.service.log_text()
+        return self.proxy.error_log()
+
+    def service_pids(self) -> list[int]:
+        """Gunicorn's master and its workers (those alive now)."""
+        from .cpu import children
+
+        master = self.service.pid
+        return [master, *children(master)] if master else []
 
     def describe(self) -> str:
         return f"proxy on 127.0.0.1:{self.proxy.port}"

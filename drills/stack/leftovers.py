@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-PREFIXES = ("drills-pg-", "drills-svc-", "drills-nginx-", "drills-locust-", "drills-faults-")
+PREFIXES = ("drills-pg-", "drills-svc-", "drills-nginx-", "drills-locust-", "drills-faults-", "drills-kernel-")
 OWNER_FILE = ".drills-owner"
 #: A dir without an owner file younger than this may still be being set up by a live run.
 UNCLAIMED_GRACE_S = 3600.0
@@ -81,6 +81,9 @@ def sweep(temp_root: Path | None = None) -> list[str]:
     root = temp_root or Path(tempfile.gettempdir())
     removed: list[str] = []
     for directory in sorted(root.iterdir() if root.is_dir() else []):
+        if directory.name.startswith(LEGACY_KERNEL_PREFIX) and directory.is_socket():
+            removed += _remove_legacy_socket(directory)
+            continue
         if not directory.name.startswith(PREFIXES) or not directory.is_dir():
             continue
         if _owner_alive(directory):
@@ -91,6 +94,22 @@ def sweep(temp_root: Path | None = None) -> list[str]:
         if not directory.exists():
             removed.append(f"{directory} ({owner}" + (f"; ended pids {', '.join(map(str, ended))}" if ended else "") + ")")
     return removed
+
+
+#: Before kernels got a claimed dir, their five sockets lay loose in the temp folder as
+#: ``drills-kernel-<id>-<n>``; a killed run left them there for good.
+LEGACY_KERNEL_PREFIX = "drills-kernel-"
+
+
+def _remove_legacy_socket(path: Path) -> list[str]:
+    """A loose kernel socket from an older drills, once it is older than any live run could be."""
+    try:
+        if time.time() - path.lstat().st_mtime < UNCLAIMED_GRACE_S:
+            return []
+        path.unlink()
+    except OSError:
+        return []
+    return [f"{path} (a kernel socket of an older drills)"]
 
 
 def owned_by(pid: int, temp_root: Path | None = None) -> list[Path]:

@@ -140,6 +140,13 @@ class PostgresCluster(Component):
                 for name in names
             }
 
+    def log_text(self) -> str:
+        """The server's log so far ("" before it exists)."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
     def server_version(self) -> str:
         with self.admin_connect() as conn:
             return str(conn.execute("SHOW server_version").fetchone()[0])

@@ -300,13 +300,20 @@ def dies_with_parent(sig: int = signal.SIGKILL) -> Callable[[], None] | None:
 
     It runs after the uid change (which would clear the setting); the kernel signals the child when
     the thread that forked it dies, so call Popen from a thread that lives as long as the child.
+    libc's ``prctl`` is looked up here, in the parent: between fork and exec the child may only
+    make async-signal-safe calls, and loading a library there can deadlock on a lock that another
+    thread of the parent (a sampler) held at the fork.
     """
     if not sys.platform.startswith("linux"):
         return None
+    prctl = _prctl()
+    if prctl is None:
+        return None
     parent_pid = os.getpid()
+    signal_number = int(sig)
 
     def in_child() -> None:
-        _set_parent_death_signal(sig)
+        prctl(_PR_SET_PDEATHSIG, signal_number, 0, 0, 0)
         if os.getppid() != parent_pid:  # the parent died before prctl took effect
             os._exit(1)
 
@@ -334,9 +341,9 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-def _set_parent_death_signal(sig: int) -> None:
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl, or None where there is none (the atexit hook still runs)."""
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux, or no prctl: the atexit hook still runs
-        pass
+        return ctypes.CDLL(None, use_errno=True).prctl  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None

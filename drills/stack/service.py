@@ -10,15 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..app.settings import AppSettings
+from ..app.settings import AppSettings, AppTuning
 from .http import http_get
 from .ports import LOOPBACK
 from .process import Component, ManagedProcess
 
 
 @dataclass(frozen=True, kw_only=True)
-class ServiceConfig:
-    """Knobs of the service. Seconds unless the name says otherwise.
+class ServiceConfig(AppTuning):
+    """Knobs of the service: Gunicorn's, and the app's own (pool, budget: ``AppTuning``). Seconds
+    unless the name says otherwise.
 
     Gunicorn's ``timeout``, ``graceful_timeout`` and ``keepalive`` are whole seconds (Gunicorn
     validates them as integers); psycopg_pool's timeout and the request budget are floats.
@@ -30,14 +31,6 @@ class ServiceConfig:
     graceful_timeout_s: int = 5
     #: Gunicorn ``keepalive``, mapped by UvicornWorker to uvicorn's ``timeout_keep_alive``.
     keepalive_s: int = 5
-    pool_min_size: int = 2
-    pool_max_size: int = 4
-    pool_timeout_s: float = 0.5
-    pool_max_waiting: int = 0
-    #: The app's request budget; 0 disables it.
-    request_budget_s: float = 0.0
-    #: A worker whose pool cannot fill in this time fails to boot (and Gunicorn exits).
-    pool_open_timeout_s: float = 10.0
     start_timeout_s: float = 60.0
 
 
@@ -69,16 +62,7 @@ class Service(Component):
         self.state_dir.mkdir()
         self._take_port()
         c = self.config
-        settings = AppSettings(
-            conninfo=self._conninfo,
-            state_dir=self.state_dir,
-            pool_min_size=c.pool_min_size,
-            pool_max_size=c.pool_max_size,
-            pool_timeout_s=c.pool_timeout_s,
-            pool_max_waiting=c.pool_max_waiting,
-            request_budget_s=c.request_budget_s,
-            pool_open_timeout_s=c.pool_open_timeout_s,
-        )
+        settings = AppSettings(conninfo=self._conninfo, state_dir=self.state_dir, **vars(c.tuning()))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "DRILLS_APP_"))}
         env.update(settings.to_env())
         env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / "metrics")

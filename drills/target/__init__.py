@@ -9,25 +9,12 @@ are reported as *not judged*, with the reason. ``guard`` checks a target before 
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 
 from ..stack.http import Endpoint
-from .guard import TARGET_DSN_ENV, check_dsn, check_target_url, target_dsn
-
-
-class Capability(str, enum.Enum):
-    """What a drill may need to do to a deployment; the value completes "the drill cannot …"."""
-
-    OWNS_STACK = "start the components with settings of its own (another ladder, pool size or queue bound)"
-    LOGS = "read the components' logs (PostgreSQL, Gunicorn, nginx)"
-    PROCESSES = "watch the service's processes (their CPU)"
-    LEDGER = "read the service's request ledger (when each handler really ended)"
-    DATABASE = f"query the database (pg_stat_activity); set {TARGET_DSN_ENV} to allow it"
-
-
-#: The local stack: the drill started every component, so it can do everything.
-EVERYTHING = frozenset(Capability)
+from ..deployment import EVERYTHING, TARGET_DSN_ENV, Capability
+from ..findings import TargetInfo
+from .guard import check_dsn, check_target_url, target_dsn
 
 
 @dataclass(frozen=True)
@@ -47,12 +34,12 @@ class TargetSpec:
     def capabilities(self) -> frozenset[Capability]:
         return frozenset({Capability.DATABASE}) if self.dsn else frozenset()
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> TargetInfo:
         """For findings and papers: no credentials (the URL cannot carry any, the DSN is not shown)."""
-        return {"url": self.url.url, "local": self.url.local,
-                "database": ", ".join(self.database_hosts) if self.dsn else None,
-                "max_rps": self.max_rps, "max_duration_s": self.max_duration_s,
-                "cannot": sorted(c.value for c in EVERYTHING - self.capabilities)}
+        return TargetInfo(url=self.url.url, local=self.url.local,
+                          database=", ".join(self.database_hosts) if self.dsn else None,
+                          max_rps=self.max_rps, max_duration_s=self.max_duration_s,
+                          cannot=sorted(c.value for c in EVERYTHING - self.capabilities))
 
 
 def resolve_target(target_url: str, allow_hosts: str, max_rps: float, max_duration_s: float,

@@ -14,12 +14,12 @@ from urllib.parse import urlsplit
 
 import psycopg.conninfo
 
+from ..deployment import TARGET_DSN_ENV
 from ..errors import ParameterError
 from ..stack.http import Endpoint
 
 #: The environment variable a target's database DSN comes from. Never a notebook parameter:
 #: papermill writes every parameter into the executed notebook.
-TARGET_DSN_ENV = "DRILLS_TARGET_DSN"
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
 
 

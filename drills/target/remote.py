@@ -14,8 +14,9 @@ from typing import Any
 
 import psycopg
 
+from ..deployment import Capability, LogSource
 from ..errors import ComponentError, MeasurementError
-from . import Capability, TargetSpec
+from . import TargetSpec
 
 _SETTINGS = ("server_version", "max_connections", "superuser_reserved_connections", "statement_timeout")
 
@@ -34,6 +35,8 @@ class RemoteDeployment:
         self.metrics = self.entry
         self.capabilities: frozenset[Capability] = spec.capabilities
         self.ready_s = 0.0
+        self.max_rps = spec.max_rps
+        self.max_duration_s = spec.max_duration_s
         self._config: dict[str, Any] = {}
 
     def __enter__(self) -> RemoteDeployment:
@@ -59,7 +62,7 @@ class RemoteDeployment:
         """The service's own knobs as one of its workers reports them (pool, budget, session)."""
         return {**self._config.get("app", {}), **self._config.get("database_session", {})}
 
-    def connect(self, **kwargs: Any) -> psycopg.Connection:
+    def connect(self, **kwargs: Any) -> psycopg.Connection[Any]:
         """A connection to the target's database with DRILLS_TARGET_DSN (only with that capability)."""
         if self.spec.dsn is None:
             raise MeasurementError(f"no database connection to the target: {Capability.DATABASE.value}")
@@ -68,7 +71,7 @@ class RemoteDeployment:
 
     def read_back(self) -> dict[str, Any]:
         settings: dict[str, Any] = {
-            "target": self.spec.describe(),
+            "target": self.spec.describe().to_dict(),
             "service": {"workers": "not readable on a target", **self.app_settings()},
             "nginx": {"note": "the target's proxy is not the drill's: its timeouts are not read back"},
         }
@@ -76,6 +79,21 @@ class RemoteDeployment:
             with self.connect() as conn:
                 settings["postgres"] = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in _SETTINGS}
         return settings
+
+    def component_versions(self) -> dict[str, str]:
+        """The target's PostgreSQL version, when DRILLS_TARGET_DSN lets the drill ask."""
+        if not self.spec.dsn:
+            return {}
+        with self.connect() as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+        return {"postgresql (target)": str(row[0])} if row else {}
+
+    def log(self, source: LogSource) -> str:
+        raise MeasurementError(f"no {source} log from the target: the drill cannot {Capability.LOGS.value}")
+
+    def service_pids(self) -> list[int]:
+        """None: the target's processes run on machines the drill does not own."""
+        return []
 
     def describe(self) -> str:
         return f"target {self.entry.url} (not owned)"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from drills.catalog import load_capacity
+from drills.execute import run_notebook
 from drills.findings import Verdict
-from drills.runner import run_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,7 @@ SMALL = {
 def small_run(tmp_path_factory, pg_binaries, nginx_binary):
     run_dir = tmp_path_factory.mktemp("run") / "20260101T000000Z-load-capacity"
     run_dir.mkdir()
-    return run_notebook(load_capacity, load_capacity.Params.from_mapping(SMALL), run_dir=run_dir)
+    return run_notebook(load_capacity.SPEC, load_capacity.Params.from_mapping(SMALL), run_dir=run_dir)
 
 
 def test_notebook_finds_the_knee_and_sheds_load(small_run, no_leftovers) -> None:

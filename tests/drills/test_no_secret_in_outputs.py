@@ -28,7 +28,7 @@ def test_a_planted_password_never_leaves_the_stack(tmp_path: Path, pg_binaries, 
     # Only the recommended ladder ran: the others are inconclusive, so the run still passes (exit 0).
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     run_dir = next(runs.glob("*-timeout-ladder"))
-    paper = tmp_path / "paper" / timeout_ladder.PAPER
+    paper = tmp_path / "paper" / timeout_ladder.SPEC.paper
     shutil.copytree(papers_dir(), paper.parent)
     from drills.export import export_run
 

@@ -11,7 +11,7 @@ from drills.catalog import pool_exhaustion
 from drills.export import export_run
 from drills.findings import Verdict
 from drills.paths import papers_dir
-from drills.runner import run_notebook
+from drills.execute import run_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ SMALL = {
 def small_run(tmp_path_factory, pg_binaries, nginx_binary):
     run_dir = tmp_path_factory.mktemp("run") / "20260101T000000Z-pool-exhaustion"
     run_dir.mkdir()
-    return run_notebook(pool_exhaustion, pool_exhaustion.Params.from_mapping(SMALL), run_dir=run_dir)
+    return run_notebook(pool_exhaustion.SPEC, pool_exhaustion.Params.from_mapping(SMALL), run_dir=run_dir)
 
 
 def test_notebook_verifies_every_hypothesis(small_run, no_leftovers) -> None:
@@ -45,8 +45,8 @@ def test_notebook_verifies_every_hypothesis(small_run, no_leftovers) -> None:
 
 
 def test_export_into_the_connection_pools_paper(small_run, tmp_path: Path) -> None:
-    paper = tmp_path / pool_exhaustion.PAPER
-    shutil.copy(papers_dir() / pool_exhaustion.PAPER, paper)
+    paper = tmp_path / pool_exhaustion.SPEC.paper
+    shutil.copy(papers_dir() / pool_exhaustion.SPEC.paper, paper)
     assert export_run(paper, small_run.run_dir).changed
     text = paper.read_text(encoding="utf-8")
     assert "**Capacity arithmetic**" in text and "recommended.capacity-littles-law" in text

@@ -15,7 +15,7 @@ from drills.errors import ComponentError, ParameterError
 from drills.export import export_run, latest_run
 from drills.findings import Verdict
 from drills.paths import papers_dir
-from drills.runner import run_notebook
+from drills.execute import run_notebook
 from drills.stack import local_stack
 from drills.stack.ports import pick_free_port
 
@@ -32,8 +32,7 @@ def staging(pg_binaries, nginx_binary):
     mp = pytest.MonkeyPatch()
     mp.setenv("DRILLS_DB_PASSWORD", SECRET)
     params = timeout_ladder.Params.from_mapping(LADDER)
-    ladder = timeout_ladder.ladders(params)["recommended"]
-    with local_stack(timeout_ladder.stack_config(params, ladder)) as stack:
+    with local_stack(timeout_ladder.SPEC.stack_config(params, "recommended")) as stack:
         mp.setenv("DRILLS_TARGET_DSN", stack.postgres.app_conninfo)
         yield stack
     mp.undo()
@@ -44,7 +43,7 @@ def ladder_run(staging, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "20260101T000000Z-timeout-ladder"
     run_dir.mkdir()
     params = timeout_ladder.Params.from_mapping({**LADDER, "target_url": staging.entry.url})
-    return run_notebook(timeout_ladder, params, run_dir=run_dir)
+    return run_notebook(timeout_ladder.SPEC, params, run_dir=run_dir)
 
 
 def test_the_ladder_is_judged_on_the_target_as_far_as_it_can_be(ladder_run, staging, list_stack_processes) -> None:
@@ -69,8 +68,8 @@ def test_a_target_run_is_exported_only_when_named_and_says_where_it_ran(ladder_r
     runs = ladder_run.run_dir.parent
     with pytest.raises(Exception, match="no finished run"):
         latest_run("timeout-ladder", runs)  # the paper keeps the local stack's run unless told
-    paper = tmp_path / timeout_ladder.PAPER
-    shutil.copy(papers_dir() / timeout_ladder.PAPER, paper)
+    paper = tmp_path / timeout_ladder.SPEC.paper
+    shutil.copy(papers_dir() / timeout_ladder.SPEC.paper, paper)
     export_run(paper, ladder_run.run_dir)
     text = paper.read_text(encoding="utf-8")
     assert f"against the target `{ladder_run.findings.target['url']}`" in text
@@ -95,7 +94,7 @@ def test_load_against_the_target_without_a_database(staging, tmp_path: Path, mon
         "target_url": staging.entry.url, "hold_s": 0.05, "workers": 1, "pool_max_size": 4, "pool_timeout_s": 0.5,
         "rate_steps": "20,60,100,120", "step_s": 4.5, "pacing_s": 1.0, "slo_p99_ms": 150.0,
         "overload_rate": 160.0, "overload_s": 4.5, "configurations": "recommended,shedding"})
-    findings = load_capacity.run(params, tmp_path / "run", progress=lambda _m: None)
+    findings = load_capacity.SPEC.run(params, tmp_path / "run", progress=lambda _m: None)
     verdicts = {f.key: f.verdict for f in findings.findings}
     assert verdicts["shedding.admitted-p99-within-slo"] is Verdict.NOT_JUDGED
     assert verdicts["shedding.excess-fast-503"] is Verdict.NOT_JUDGED
@@ -109,13 +108,13 @@ def test_load_against_the_target_without_a_database(staging, tmp_path: Path, mon
 def test_a_target_that_reports_other_settings_is_refused_before_any_load(staging, tmp_path: Path) -> None:
     params = timeout_ladder.Params.from_mapping({**LADDER, "request_budget_s": 0.9, "target_url": staging.entry.url})
     with pytest.raises(ParameterError, match="the target reports request_budget_s = 0.8"):
-        timeout_ladder.run(params, tmp_path / "run", progress=lambda _m: None)
+        timeout_ladder.SPEC.run(params, tmp_path / "run", progress=lambda _m: None)
 
 
 def test_a_target_that_is_not_the_drills_service_is_refused(tmp_path: Path) -> None:
     params = timeout_ladder.Params.from_mapping({**LADDER, "target_url": f"http://127.0.0.1:{pick_free_port()}"})
     with pytest.raises(ComponentError, match="did not answer GET /config"):
-        timeout_ladder.run(params, tmp_path / "run", progress=lambda _m: None)
+        timeout_ladder.SPEC.run(params, tmp_path / "run", progress=lambda _m: None)
 
 
 def test_cli_refuses_a_host_not_allowed_in_one_line_before_anything_starts(tmp_path: Path) -> None:
@@ -149,7 +148,7 @@ def test_pool_exhaustion_against_the_target_with_a_database(staging, tmp_path: P
         "target_url": staging.entry.url, "hold_s": 0.05, "workers": 1, "pool_min_size": 2, "pool_max_size": 4,
         "pool_timeout_s": 0.5, "concurrency_steps": "4,16,32,64", "step_s": 3.0, "warmup_s": 1.0,
         "oversubscribed_pool_max_size": 8})
-    findings = pool_exhaustion.run(params, tmp_path / "run", progress=lambda _m: None)
+    findings = pool_exhaustion.SPEC.run(params, tmp_path / "run", progress=lambda _m: None)
     verdicts = {f.key: f for f in findings.findings}
     for key in ("oversubscribed.refused-connections", "bounded.fails-fast", "recommended.no-refused-connections"):
         assert verdicts[key].verdict is Verdict.NOT_JUDGED, key

@@ -14,7 +14,7 @@ from drills.catalog import timeout_ladder
 from drills.export import export_run
 from drills.findings import Findings, Verdict
 from drills.paths import notebooks_dir, papers_dir
-from drills.runner import run_notebook
+from drills.execute import run_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ def small_run(tmp_path_factory, pg_binaries, nginx_binary):
     run_dir = tmp_path_factory.mktemp("run") / "20260101T000000Z-timeout-ladder"
     run_dir.mkdir()
     params = timeout_ladder.Params.from_mapping(SMALL)
-    return run_notebook(timeout_ladder, params, run_dir=run_dir)
+    return run_notebook(timeout_ladder.SPEC, params, run_dir=run_dir)
 
 
 def test_notebook_verifies_every_hypothesis(small_run, no_leftovers) -> None:
@@ -54,7 +54,7 @@ def test_notebook_verifies_every_hypothesis(small_run, no_leftovers) -> None:
 
 def test_export_splices_once_and_is_idempotent(small_run, tmp_path: Path) -> None:
     paper = tmp_path / "timeout-ladders.md"
-    shutil.copy(papers_dir() / timeout_ladder.PAPER, paper)
+    shutil.copy(papers_dir() / timeout_ladder.SPEC.paper, paper)
     original = paper.read_text(encoding="utf-8")
     first = export_run(paper, small_run.run_dir)
     after_first = paper.read_bytes()
@@ -75,7 +75,7 @@ def test_plain_papermill_refuses_a_bad_parameter_before_anything_starts(tmp_path
     """Papermill alone only warns about unknown names; the notebook's own check stops the run."""
     for bad in ({"statement_timeout_s": -1}, {"worker": 4}):
         with pytest.raises(papermill.PapermillExecutionError) as info:
-            papermill.execute_notebook(str(notebooks_dir() / timeout_ladder.NOTEBOOK), str(tmp_path / "out.ipynb"),
+            papermill.execute_notebook(str(notebooks_dir() / timeout_ladder.SPEC.notebook), str(tmp_path / "out.ipynb"),
                                        parameters={**bad, "out_dir": str(tmp_path)}, kernel_name="python3",
                                        progress_bar=False)
         assert info.value.ename == "ParameterError"
@@ -85,7 +85,7 @@ def test_plain_papermill_refuses_a_bad_parameter_before_anything_starts(tmp_path
 
 
 def test_cli_refuses_an_impossible_value_with_one_line_and_exit_2(tmp_path: Path) -> None:
-    paper = papers_dir() / timeout_ladder.PAPER
+    paper = papers_dir() / timeout_ladder.SPEC.paper
     before = paper.read_bytes()
     result = subprocess.run([sys.executable, "-m", "drills.cli", "run", "timeout-ladder", "-p", "client_timeout_s=0"],
                             capture_output=True, text=True, timeout=60)

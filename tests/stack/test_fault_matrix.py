@@ -38,7 +38,7 @@ def test_write_atomic_removes_only_orphaned_temp_files(tmp_path) -> None:
     import subprocess
     import sys
 
-    from drills.findings import TEMP_SUFFIX, write_atomic
+    from drills.files import TEMP_SUFFIX, write_atomic
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True).stdout.strip()
@@ -60,18 +60,27 @@ def test_an_unchanged_export_still_removes_a_killed_exports_temp_files(tmp_path)
 
     from drills.catalog import timeout_ladder
     from drills.export import export_run
-    from drills.findings import TEMP_SUFFIX
+    from drills.files import TEMP_SUFFIX
 
-    paper = tmp_path / "papers" / timeout_ladder.PAPER
+    paper = tmp_path / "papers" / timeout_ladder.SPEC.paper
     paper.parent.mkdir()
-    shutil.copy(papers_dir() / timeout_ladder.PAPER, paper)
-    run_dir = faults._fake_run(tmp_path / "runs", timeout_ladder.NAME, timeout_ladder.PAPER, 1)
+    shutil.copy(papers_dir() / timeout_ladder.SPEC.paper, paper)
+    run_dir = faults._fake_run(tmp_path / "runs", timeout_ladder.SPEC.name, timeout_ladder.SPEC.paper, 1)
     export_run(paper, run_dir)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True).stdout.strip()
     orphans = [paper.parent / f".{paper.name}.{dead}.aaa{TEMP_SUFFIX}",
-               paper.parent / "figures" / f".{timeout_ladder.NAME}-chart.png.{dead}.bbb{TEMP_SUFFIX}"]
+               paper.parent / "figures" / f".{timeout_ladder.SPEC.name}-chart.png.{dead}.bbb{TEMP_SUFFIX}"]
     for orphan in orphans:
         orphan.write_bytes(b"half")
     assert not export_run(paper, run_dir).changed
     assert not any(orphan.exists() for orphan in orphans)
+
+
+@pytest.mark.parametrize("ending", faults.ENDINGS)
+def test_a_notebook_kernel_ended_at_any_moment_leaves_no_process_socket_or_dir(ending) -> None:
+    """The runner's kernel keeps its sockets and connection file in a claimed dir: a clean ending
+    removes it, and after a SIGKILL the next run's sweep does (and ends the kernel if it lives on)."""
+    trial = faults.kernel_trial(ending)
+    assert trial.on_moment and trial.clean, trial
+    assert trial.swept == (1 if ending == "SIGKILL" else 0), trial

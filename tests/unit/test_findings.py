@@ -28,10 +28,11 @@ from drills.findings import (
     Finding,
     Findings,
     Hypothesis,
+    Provenance,
     Verdict,
     Within,
-    write_atomic,
 )
+from drills.files import write_atomic
 
 SECRET = "hunter2secret"
 
@@ -54,8 +55,8 @@ def make_findings(findings: list[Finding] | None = None, **overrides) -> Finding
         started_at="2026-01-01T00:00:00Z",
         finished_at="2026-01-01T00:01:00Z",
         parameters={"statement_timeout_s": 1.0, "workers": 2, "configurations": "recommended,inverted"},
-        provenance={"commit": "abc1234", "platform": "Linux", "measuring_s": 61.5,
-                    "versions": {"python": "3.11.9", "nginx": "1.26.0"}},
+        provenance=Provenance(commit="abc1234", platform="Linux", measuring_s=61.5,
+                              versions={"python": "3.11.9", "nginx": "1.26.0"}),
         settings={"recommended": {"postgres": {"statement_timeout": "1s"}, "nginx": {"proxy_read_timeout": "2500ms"}}},
         findings=findings if findings is not None else [
             hyp(AtLeast(100, "%")).judge(100.0, 12, "12/12 on time"),
@@ -336,8 +337,8 @@ def test_to_json_redacts_planted_passwords(tmp_path: Path) -> None:
     f = make_findings(
         parameters={"dsn": f"host=127.0.0.1 password={SECRET} dbname=drills"},
         settings={"recommended": {"postgres": {"conninfo": f"user=drills password='{SECRET} x'"}}},
-        provenance={"commit": "abc", "url": f"postgresql://drills:{SECRET}@127.0.0.1:5432/drills",
-                    "note": f"PASSWORD={SECRET}"},
+        provenance=Provenance(commit="abc", platform=f"postgresql://drills:{SECRET}@127.0.0.1:5432/drills",
+                              versions={"note": f"PASSWORD={SECRET}"}),
     )
     text = f.to_json()
     assert SECRET not in text
@@ -346,7 +347,7 @@ def test_to_json_redacts_planted_passwords(tmp_path: Path) -> None:
     assert SECRET.encode() not in (tmp_path / FINDINGS_FILE).read_bytes()
     loaded = Findings.load(tmp_path)
     assert loaded.parameters["dsn"] == "host=127.0.0.1 password=*** dbname=drills"
-    assert loaded.provenance["url"] == "postgresql://drills:***@127.0.0.1:5432/drills"
+    assert loaded.provenance.platform == "postgresql://drills:***@127.0.0.1:5432/drills"
 
 
 def test_redaction_never_changes_other_values(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from drills.catalog import timeout_ladder
 from drills.export import splice
 from drills.export.index import write_index
 from drills.export.render import render_block
-from drills.findings import AtLeast, Findings, Hypothesis
+from drills.findings import AtLeast, Findings, Hypothesis, Provenance
 from drills.history import changed_verdicts, entries, paper_status, prose_sha256, record
 
 PAPER = """# A paper
@@ -29,7 +29,7 @@ def findings(observed: float, *, sha: str | None = None, started: str = "2026-11
     h = Hypothesis("recommended.x", "claim", AtLeast(100, "%"), recommended=True)
     return Findings(drill="timeout-ladder", paper="a.md", run_id=f"run-{observed:g}", started_at=started,
                     finished_at=started, parameters={"p": 1},
-                    provenance={"commit": "abc", **({"paper_prose_sha256": sha} if sha else {})},
+                    provenance=Provenance(commit="abc", paper_prose_sha256=sha),
                     settings={}, findings=[h.judge(observed, 3)])
 
 
@@ -38,8 +38,8 @@ def test_history_appends_one_line_per_run_and_marks_changed_verdicts(tmp_path: P
     record(findings(50), tmp_path)
     (tmp_path / "history.jsonl").open("a").write('{"torn": \n')  # a half-written line is skipped
     got = entries(tmp_path)
-    assert [e["verdicts"]["recommended.x"] for e in got] == ["held", "failed"]
-    assert got[1]["headline"]["recommended.x"] == 50 and got[1]["passed"] is False
+    assert [e.verdicts["recommended.x"] for e in got] == ["held", "failed"]
+    assert got[1].headline["recommended.x"] == 50 and got[1].passed is False
     assert changed_verdicts(got[0], got[1]) == ["recommended.x: held → failed"]
     assert changed_verdicts(None, got[0]) == []
     assert all(json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()[:2])
@@ -69,11 +69,11 @@ def test_a_paper_never_verified_is_stale(tmp_path: Path) -> None:
 
 
 def test_the_index_lists_each_paper_with_its_verification(tmp_path: Path) -> None:
-    exported(tmp_path, findings(100, sha=prose_sha256(PAPER))).rename(tmp_path / timeout_ladder.PAPER)
-    assert write_index(tmp_path, [timeout_ladder])
+    exported(tmp_path, findings(100, sha=prose_sha256(PAPER))).rename(tmp_path / timeout_ladder.SPEC.paper)
+    assert write_index(tmp_path, [timeout_ladder.SPEC])
     text = (tmp_path / "README.md").read_text()
     assert "| [A paper](timeout-ladders.md) | `timeout-ladder` | 2026-11-27T08:00:00Z | 1/1 | verified |" in text
-    assert not write_index(tmp_path, [timeout_ladder]), "a second write changes nothing"
+    assert not write_index(tmp_path, [timeout_ladder.SPEC]), "a second write changes nothing"
 
 
 def test_export_marks_changed_verdicts_and_draws_the_trend(tmp_path: Path) -> None:

@@ -18,16 +18,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drills.catalog.timeout_ladder import (
+    CONFIGURATIONS,
     PLACEMENTS,
     Ladder,
+    LadderRun,
+    LogEvidence,
     Observation,
     Params,
     classify,
     judge,
-    ladders,
-    on_time,
 )
-from drills.findings import AtLeast, Findings, Hypothesis, Verdict
+from drills.catalog.timeout_ladder.judge import on_time
+from drills.findings import AtLeast, Findings, Hypothesis, Provenance, Verdict
 from drills.stack.http import HttpResult
 
 RECOMMENDED = Ladder("recommended", 1.0, 1.5, 2.5, 4.0)
@@ -160,7 +162,8 @@ def perfect_run(params: Params) -> tuple[list[Observation], dict]:
     """Observations of a stack that does exactly what the model predicts, plus matching log evidence."""
     observations: list[Observation] = []
     n = 0
-    for name, ladder in ladders(params).items():
+    for name in ("recommended", "inverted"):
+        ladder = params.ladder(name)
         for delay in ladder.delays():
             for placement in PLACEMENTS:
                 app_s = {"db": 0.0, "app": delay, "split": delay / 2}[placement]
@@ -185,6 +188,12 @@ def perfect_run(params: Params) -> tuple[list[Observation], dict]:
     return observations, evidence
 
 
+def as_runs(observations: list[Observation], evidence: dict) -> dict[str, LadderRun]:
+    """What measure() returns per configuration, from flat observations and the logs' counts."""
+    return {c: LadderRun(c, [o for o in observations if o.configuration == c], LogEvidence(**evidence.get(c, {})))
+            for c in CONFIGURATIONS if any(o.configuration == c for o in observations)}
+
+
 def verdicts(findings: Iterable) -> dict[str, Verdict]:
     return {f.key: f.verdict for f in findings}
 
@@ -206,7 +215,7 @@ def test_the_model_run_covers_every_prediction() -> None:
 
 def test_observations_matching_predictions_hold() -> None:
     observations, evidence = perfect_run(PARAMS)
-    findings = judge(PARAMS, observations, evidence)
+    findings = judge(PARAMS, as_runs(observations, evidence))
     assert verdicts(findings) == dict.fromkeys(ALL_KEYS, Verdict.HELD), [(f.key, f.detail) for f in findings]
     assert all(f.samples > 0 for f in findings)
 
@@ -216,7 +225,7 @@ def test_wrong_layer_fails_the_recommended_hypotheses() -> None:
     observations, evidence = perfect_run(PARAMS)
     o = first(observations, configuration="recommended", expected="database")
     o.outcome, o.status, o.latency_s = "proxy-504", 504, PARAMS.proxy_read_timeout_s
-    result = verdicts(judge(PARAMS, observations, evidence))
+    result = verdicts(judge(PARAMS, as_runs(observations, evidence)))
     assert result["recommended.statement-timeout-on-time"] is Verdict.FAILED
     assert result["recommended.innermost-first"] is Verdict.FAILED
     assert result["recommended.no-proxy-errors"] is Verdict.FAILED
@@ -229,7 +238,7 @@ def test_right_layer_but_late_fails_on_time_only() -> None:
     observations, evidence = perfect_run(PARAMS)
     o = first(observations, configuration="recommended", expected="app")
     o.latency_s += 0.2
-    result = verdicts(judge(PARAMS, observations, evidence))
+    result = verdicts(judge(PARAMS, as_runs(observations, evidence)))
     assert result["recommended.budget-on-time"] is Verdict.FAILED
     assert result["recommended.innermost-first"] is Verdict.HELD
 
@@ -240,13 +249,13 @@ def test_lateness_within_tolerance_still_holds() -> None:
     for o in observations:
         if o.configuration == "recommended" and o.expected == "app":
             o.latency_s += 0.04
-    assert verdicts(judge(PARAMS, observations, evidence))["recommended.budget-on-time"] is Verdict.HELD
+    assert verdicts(judge(PARAMS, as_runs(observations, evidence)))["recommended.budget-on-time"] is Verdict.HELD
 
 
 def test_a_lingering_query_fails_no_orphan_queries() -> None:
     observations, evidence = perfect_run(PARAMS)
     first(observations, configuration="recommended", expected="database").query_outlived_s = 0.5
-    assert verdicts(judge(PARAMS, observations, evidence))["recommended.no-orphan-queries"] is Verdict.FAILED
+    assert verdicts(judge(PARAMS, as_runs(observations, evidence)))["recommended.no-orphan-queries"] is Verdict.FAILED
 
 
 def test_inverted_queries_that_stop_with_the_504_fail_the_orphan_hypothesis() -> None:
@@ -255,30 +264,30 @@ def test_inverted_queries_that_stop_with_the_504_fail_the_orphan_hypothesis() ->
     for o in observations:
         if o.configuration == "inverted" and o.placement == "db" and o.outcome == "proxy-504":
             o.query_outlived_s = 0.0
-    assert verdicts(judge(PARAMS, observations, evidence))["inverted.orphan-queries"] is Verdict.FAILED
+    assert verdicts(judge(PARAMS, as_runs(observations, evidence)))["inverted.orphan-queries"] is Verdict.FAILED
 
 
 def test_no_worker_timeout_in_the_log_fails_the_heartbeat_kill() -> None:
     observations, evidence = perfect_run(PARAMS)
     evidence["heartbeat"]["worker_timeouts"] = 0
-    assert verdicts(judge(PARAMS, observations, evidence))["heartbeat.blocked-loop-killed"] is Verdict.FAILED
+    assert verdicts(judge(PARAMS, as_runs(observations, evidence)))["heartbeat.blocked-loop-killed"] is Verdict.FAILED
 
 
 def test_a_configuration_without_observations_is_inconclusive() -> None:
     """Leave out the recommended run: its hypotheses are inconclusive (never held), the run fails."""
     observations, evidence = perfect_run(PARAMS)
     others = [o for o in observations if o.configuration != "recommended"]
-    findings = judge(PARAMS, others, evidence)
+    findings = judge(PARAMS, as_runs(others, evidence))
     result = verdicts(findings)
     assert {k: v for k, v in result.items() if k.startswith("recommended.")} == {
         k: Verdict.INCONCLUSIVE for k in ALL_KEYS if k.startswith("recommended.")}
     assert result["inverted.proxy-504"] is Verdict.HELD
-    run = Findings("timeout-ladder", "p.md", "r", "s", "f", {}, {}, {}, findings)
+    run = Findings("timeout-ladder", "p.md", "r", "s", "f", {}, Provenance(), {}, findings)
     assert run.passed is False
 
 
 def test_no_observations_at_all_is_inconclusive_everywhere() -> None:
-    assert verdicts(judge(PARAMS, [], {})) == dict.fromkeys(ALL_KEYS, Verdict.INCONCLUSIVE)
+    assert verdicts(judge(PARAMS, {})) == dict.fromkeys(ALL_KEYS, Verdict.INCONCLUSIVE)
 
 
 def test_on_time_reports_its_numbers() -> None:
@@ -302,10 +311,10 @@ def test_a_misordered_recommended_ladder_fails_even_when_every_layer_keeps_its_t
     params = Params(statement_timeout_s=3.0, request_budget_s=3.5)
     observations, evidence = perfect_run(params)
     assert any(o.configuration == "recommended" and o.outcome == "proxy-504" for o in observations)
-    findings = judge(params, observations, evidence)
+    findings = judge(params, as_runs(observations, evidence))
     got = verdicts(findings)
     assert got["recommended.innermost-first"] is Verdict.FAILED
     assert got["recommended.no-proxy-errors"] is Verdict.FAILED
     result = Findings(drill="timeout-ladder", paper="p.md", run_id="r", started_at="s", finished_at="f",
-                      parameters={}, provenance={}, settings={}, findings=findings)
+                      parameters={}, provenance=Provenance(), settings={}, findings=findings)
     assert not result.passed

@@ -10,9 +10,9 @@ from drills import catalog
 from drills.paths import notebooks_dir, papers_dir
 
 
-@pytest.mark.parametrize("drill", catalog.all_drills(), ids=lambda d: d.NAME)
+@pytest.mark.parametrize("drill", catalog.all_drills(), ids=lambda d: d.name)
 def test_parameters_cell_declares_every_parameter_with_its_default(drill) -> None:
-    notebook = json.loads((notebooks_dir() / drill.NOTEBOOK).read_text(encoding="utf-8"))
+    notebook = json.loads((notebooks_dir() / drill.notebook).read_text(encoding="utf-8"))
     assert notebook["metadata"]["kernelspec"]["name"] == "python3"
     assert notebook["metadata"]["kernelspec"].get("language") == "python"
     tagged = [c for c in notebook["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
@@ -20,23 +20,23 @@ def test_parameters_cell_declares_every_parameter_with_its_default(drill) -> Non
     namespace: dict[str, object] = {}
     exec("".join(tagged[0]["source"]), namespace)  # values only, by convention and by this test
     namespace.pop("__builtins__")
-    assert set(namespace) == set(drill.Params.field_types()) | {"out_dir"}
-    assert drill.Params.from_namespace(namespace) == drill.Params()
+    assert set(namespace) == set(drill.params.field_types()) | {"out_dir"}
+    assert drill.params.from_namespace(namespace) == drill.params()
     # The cell after it checks the parameters before anything else runs.
     following = notebook["cells"][notebook["cells"].index(tagged[0]) + 1]
-    assert "Params.from_namespace(globals())" in "".join(following["source"])
+    assert f'drill = get("{drill.name}")\nparams = drill.params_from(globals())' in "".join(following["source"])
 
 
-@pytest.mark.parametrize("drill", catalog.all_drills(), ids=lambda d: d.NAME)
+@pytest.mark.parametrize("drill", catalog.all_drills(), ids=lambda d: d.name)
 def test_notebook_is_committed_without_outputs(drill) -> None:
-    notebook = json.loads((notebooks_dir() / drill.NOTEBOOK).read_text(encoding="utf-8"))
+    notebook = json.loads((notebooks_dir() / drill.notebook).read_text(encoding="utf-8"))
     for cell in notebook["cells"]:
         if cell["cell_type"] == "code":
             assert not cell["outputs"] and cell["execution_count"] is None
 
 
-@pytest.mark.parametrize("drill", catalog.all_drills(), ids=lambda d: d.NAME)
+@pytest.mark.parametrize("drill", catalog.all_drills(), ids=lambda d: d.name)
 def test_paper_has_the_drill_markers_once(drill) -> None:
-    text = (papers_dir() / drill.PAPER).read_text(encoding="utf-8")
-    assert text.count(f"<!-- verified:{drill.NAME}:begin -->") == 1
-    assert text.count(f"<!-- verified:{drill.NAME}:end -->") == 1
+    text = (papers_dir() / drill.paper).read_text(encoding="utf-8")
+    assert text.count(f"<!-- verified:{drill.name}:begin -->") == 1
+    assert text.count(f"<!-- verified:{drill.name}:end -->") == 1

@@ -71,7 +71,7 @@ def synthetic_run(params: Params, *, capacity_factor: float = 1.0, cpu: float = 
     plan = LoadPlan(target_url="http://127.0.0.1:1", path="/work", steps=tuple(LoadStep(u, params.step_s) for u in steps))
     load = LoadResult(plan, sorted(samples, key=lambda s: s.start_s), t0, [cpu] * len(steps))
     readings = [PoolReading(t0 + i, 0, 8, 0, 0, 0, 0, 0, {"active": 8}) for i in range(10)]
-    return Run("recommended", steps, load, readings, 0, [(True, 0.005)] * 3, {})
+    return Run("recommended", steps, load, readings, 0, [(True, 0.005)] * 3)
 
 
 def verdicts(runs: dict) -> dict[str, Verdict]:

@@ -16,7 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drills.export.render import VERDICT_MARK, markdown_table, render_block
-from drills.findings import AtLeast, AtMost, Chart, Findings, Hypothesis
+from drills.findings import AtLeast, AtMost, Chart, Findings, Hypothesis, Provenance
+from drills.history import PaperStamp
 from drills.redact import redact
 from drills.stack.proxy import READ_BACK_DIRECTIVES, ProxyConfig, parse_directives, render_config
 
@@ -32,8 +33,8 @@ def sample_findings() -> Findings:
         finished_at="2026-01-01T00:01:02Z",
         parameters={"statement_timeout_s": 1.0, "workers": 2, "configurations": "recommended,inverted",
                     "note": "two words", "empty": None, "grid": [0.5, 1.25]},
-        provenance={"commit": "abc1234", "platform": "Linux-6.1-x86_64", "measuring_s": 61.5,
-                    "versions": {"zlib": "1.3", "nginx": "1.26.0", "python": "3.11.9", "postgresql": "16.4"}},
+        provenance=Provenance(commit="abc1234", platform="Linux-6.1-x86_64", measuring_s=61.5,
+                              versions={"zlib": "1.3", "nginx": "1.26.0", "python": "3.11.9", "postgresql": "16.4"}),
         settings={"recommended": {"postgres": {"statement_timeout": "1s"},
                                   "nginx": {"proxy_read_timeout": "2500ms", "upstream": {"keepalive": "8"}}},
                   "evidence": {"recommended": {"upstream_timeouts": 0}}},
@@ -96,7 +97,12 @@ def test_figure_links_given_are_shown_and_others_omitted() -> None:
 def test_block_has_no_password_and_a_stable_layout() -> None:
     block = render_block(sample_findings(), LINKS)
     assert "password" not in block.lower()
-    assert block.endswith("</details>\n") and not block.endswith("\n\n")
+    # It ends with the stamp `drills status` reads: the run and its verdicts, as data.
+    assert block.endswith(" -->\n") and not block.endswith("\n\n")
+    stamp = PaperStamp.read(f"<!-- verified:timeout-ladder:begin -->{block}<!-- verified:timeout-ladder:end -->",
+                            "timeout-ladder")
+    assert stamp is not None and stamp.run_id == "20260101T000000Z-timeout-ladder"
+    assert stamp.verdicts["recommended.no-proxy-errors"] == "failed" and stamp.passed is False
     # Parameters, read-back settings and provenance fold away; the short summary table stands open.
     assert block.count("<details>") == block.count("</details>") == 3
     # Versions: known components first in the fixed order, the rest alphabetically.

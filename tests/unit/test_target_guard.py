@@ -9,7 +9,7 @@ import time
 import pytest
 
 from drills.catalog import load_capacity, pool_exhaustion, timeout_ladder
-from drills.catalog.common import RateCap, _pg_seconds, restrict
+from drills.pipeline.targets import RateCap, capabilities_of, pg_seconds, restrict
 from drills.errors import ParameterError
 from drills.findings import AtLeast, Hypothesis, Verdict
 from drills.stack.loadgen import LoadPlan, LoadStep
@@ -136,12 +136,12 @@ def test_restrict_marks_what_a_target_cannot_judge() -> None:
     needs = {"inverted": frozenset({Capability.OWNS_STACK}), "recommended.b": frozenset({Capability.DATABASE})}
     without_dsn = resolve_target("http://127.0.0.1:8000", "", 0, 0, environ={})
     with_dsn = resolve_target("http://127.0.0.1:8000", "", 0, 0, environ={"DRILLS_TARGET_DSN": "host=127.0.0.1"})
-    assert restrict(judged, None, needs) == judged
-    out = restrict(judged, without_dsn, needs)
+    assert restrict(judged, capabilities_of(None), needs) == judged
+    out = restrict(judged, capabilities_of(without_dsn), needs)
     assert [f.verdict for f in out] == [Verdict.HELD, Verdict.NOT_JUDGED, Verdict.NOT_JUDGED]
     assert "DRILLS_TARGET_DSN" in out[1].detail and "settings of its own" in out[2].detail
     assert out[1].observed is None and out[1].samples == 0
-    assert [f.verdict for f in restrict(judged, with_dsn, needs)][1] is Verdict.HELD
+    assert [f.verdict for f in restrict(judged, capabilities_of(with_dsn), needs)][1] is Verdict.HELD
 
 
 def test_rate_cap_spaces_request_starts() -> None:
@@ -160,7 +160,7 @@ def test_rate_cap_spaces_request_starts() -> None:
 @pytest.mark.parametrize(("text", "seconds"), [("1s", 1.0), ("500ms", 0.5), ("0", 0.0), ("2min", 120.0),
                                                 ("250", 0.25), ("x", None)])
 def test_postgres_durations_as_show_prints_them(text, seconds) -> None:
-    assert _pg_seconds(text) == seconds
+    assert pg_seconds(text) == seconds
 
 
 def test_every_target_refusal_happens_before_the_drill_starts_anything(no_network) -> None:

@@ -1,20 +1,23 @@
-"""Charts of the pool-exhaustion drill (matplotlib's object API; deterministic PNGs)."""
+"""Charts of the pool-exhaustion drill: throughput and latency against concurrency, and the pool's
+queue through the saturation run (deterministic PNGs: ``drills.charts``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from matplotlib.figure import Figure
 
-from ..findings import Chart
-from .ladder_charts import PNG_METADATA
+from ...charts import save_png
+from ...findings import Chart
+from .observations import Run
+from .params import Params
+from .steps import StepStats, recommended_steps
 
-if TYPE_CHECKING:
-    from .pool_exhaustion import Params, Run, StepStats
 
-
-def draw(params: Params, runs: dict[str, Run], stats: list[StepStats], run_dir: Path) -> list[Chart]:
+def draw(params: Params, runs: Mapping[str, Run], run_dir: Path) -> list[Chart]:
+    """Draw every chart into ``run_dir``; return their descriptions for the findings."""
+    stats = recommended_steps(params, runs)
     if "recommended" not in runs or not stats:
         return []
     return [_saturation(params, stats, run_dir), _timeline(params, runs["recommended"], run_dir)]
@@ -50,7 +53,7 @@ def _saturation(params: Params, stats: list[StepStats], run_dir: Path) -> Chart:
     right.legend(fontsize=7, loc="upper left")
     right.grid(True, linewidth=0.3)
     path = run_dir / "saturation.png"
-    fig.savefig(path, metadata=PNG_METADATA)
+    save_png(fig, path)
     return Chart("saturation", path.name,
                  "Throughput and latency percentiles (from raw samples) against closed-loop users, with the "
                  "capacity Little's law predicts and the pool's wait timeout.")
@@ -77,7 +80,7 @@ def _timeline(params: Params, run: Run, run_dir: Path) -> Chart:
     ax.legend(fontsize=7, loc="center left")
     ax.grid(True, linewidth=0.3)
     path = run_dir / "pool-timeline.png"
-    fig.savefig(path, metadata=PNG_METADATA)
+    save_png(fig, path)
     return Chart("pool-timeline", path.name,
                  "Requests waiting in the pools (summed over every worker, from /metrics) and the app's "
                  "server connections by state (pg_stat_activity), sampled through the run; grey lines mark steps.")

@@ -1,21 +1,18 @@
-"""Charts of the timeout-ladder drill (matplotlib's object API: no pyplot state, any backend).
-
-Rendering is deterministic for the same findings: fixed size, dpi, colours, order and no
-timestamp in the PNG metadata, so re-exporting a run changes no byte of a paper's figures.
-"""
+"""Charts of the timeout-ladder drill: latency against the injected delay, and work that outlived
+the answer (deterministic PNGs: ``drills.charts``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from matplotlib.figure import Figure
 
-from ..findings import Chart, Findings
-
-if TYPE_CHECKING:
-    from .timeout_ladder import Ladder, Observation, Params
+from ...charts import save_png
+from ...findings import Chart
+from .ladder import Ladder
+from .observations import LadderRun, Observation
+from .params import Params
 
 OUTCOME_COLOURS = {
     "ok": "#2ca02c",
@@ -29,12 +26,12 @@ OUTCOME_COLOURS = {
 PLACEMENT_MARKERS = {"db": "o", "app": "s", "split": "^", "await": "D", "block": "X"}
 RUNG_LABELS = {"database": "statement_timeout", "app": "request budget", "proxy": "proxy read timeout",
                "client": "client timeout"}
-PNG_METADATA: dict[str, Any] = {"Software": None}
 
 
-def draw(findings: Findings, observations: Sequence[Observation], ladders: Mapping[str, Ladder],
-         params: Params, run_dir: Path) -> list[Chart]:
+def draw(params: Params, runs: Mapping[str, LadderRun], run_dir: Path) -> list[Chart]:
     """Draw every chart into ``run_dir``; return their descriptions for the findings."""
+    observations = [o for run in runs.values() for o in run.observations]
+    ladders = {name: params.ladder(name) for name in ("recommended", "inverted")}
     configs = [name for name in ("recommended", "inverted") if any(o.configuration == name for o in observations)]
     if not configs:
         return []
@@ -70,7 +67,7 @@ def _latency(observations: Sequence[Observation], ladders: Mapping[str, Ladder],
     axes[0].set_ylabel("client latency (s)")
     fig.suptitle("Client latency against injected delay, by the layer that answered", fontsize=10)
     path = run_dir / "latency.png"
-    fig.savefig(path, metadata=PNG_METADATA)
+    save_png(fig, path)
     return Chart("latency", path.name,
                  "Client latency against the injected delay; colour shows which layer answered, the marker "
                  "where the delay was placed, dashed lines the configured timeouts.")
@@ -99,7 +96,7 @@ def _outlived(observations: Sequence[Observation], params: Params, configs: list
     axes[0].set_ylabel("still running after the answer (s)")
     fig.suptitle("Work that outlived the client's answer (pg_stat_activity and the handler ledger)", fontsize=10)
     path = run_dir / "outlived.png"
-    fig.savefig(path, metadata=PNG_METADATA)
+    save_png(fig, path)
     return Chart("outlived", path.name,
                  "How long each query (filled, seen in pg_stat_activity) and handler (hollow) kept running after "
                  "the client had its answer; the dotted line is the sampling interval.")

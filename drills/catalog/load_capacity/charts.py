@@ -1,20 +1,22 @@
-"""Charts of the load-capacity drill (matplotlib's object API; deterministic PNGs)."""
+"""Charts of the load-capacity drill: the knee, and the overload with and without shedding
+(deterministic PNGs: ``drills.charts``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from matplotlib.figure import Figure
 
-from ..findings import Chart
-from .ladder_charts import PNG_METADATA
+from ...charts import save_png
+from ...findings import Chart
+from .params import Params
+from .steps import Measured, Step, knee, steps_of
 
-if TYPE_CHECKING:
-    from .load_capacity import Measured, Params, Step
 
-
-def draw(params: Params, runs: dict[str, Measured], steps: list[Step], run_dir: Path) -> list[Chart]:
+def draw(params: Params, runs: Mapping[str, Measured], run_dir: Path) -> list[Chart]:
+    """Draw every chart the runs allow into ``run_dir``; return their descriptions for the findings."""
+    steps = steps_of(runs["recommended"], params) if "recommended" in runs else []
     charts = []
     if steps:
         charts.append(_knee(params, steps, run_dir))
@@ -24,8 +26,6 @@ def draw(params: Params, runs: dict[str, Measured], steps: list[Step], run_dir: 
 
 
 def _knee(params: Params, steps: list[Step], run_dir: Path) -> Chart:
-    from .load_capacity import knee
-
     fig = Figure(figsize=(10.4, 4.0), dpi=100, layout="constrained")
     left, right = fig.subplots(1, 2, sharex=True)
     rates = [s.rate for s in steps]
@@ -50,13 +50,13 @@ def _knee(params: Params, steps: list[Step], run_dir: Path) -> Chart:
         ax.grid(True, linewidth=0.3)
         ax.legend(fontsize=7, loc="upper left")
     path = run_dir / "knee.png"
-    fig.savefig(path, metadata=PNG_METADATA)
+    save_png(fig, path)
     return Chart("knee", path.name,
                  "Served throughput and latency percentiles (raw samples) against the offered rate; the knee is "
                  "the highest rate whose p99 meets the SLO.")
 
 
-def _shedding(params: Params, runs: dict[str, Measured], run_dir: Path) -> Chart:
+def _shedding(params: Params, runs: Mapping[str, Measured], run_dir: Path) -> Chart:
     fig = Figure(figsize=(10.4, 3.8), dpi=100, layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
     for ax, name in zip(axes, ("no-shedding", "shedding")):
@@ -76,7 +76,7 @@ def _shedding(params: Params, runs: dict[str, Measured], run_dir: Path) -> Chart
         ax.legend(fontsize=7, loc="upper left")
     axes[0].set_ylabel("cumulative share of all requests")
     path = run_dir / "shedding.png"
-    fig.savefig(path, metadata=PNG_METADATA)
+    save_png(fig, path)
     return Chart("shedding", path.name,
                  "The same overload without and with a bounded pool queue: cumulative latency of admitted requests "
                  "and of 503s, as a share of all requests.")

@@ -1,0 +1,48 @@
+"""The load-capacity drill: find the saturation knee, check Little's law, and shed load well.
+
+Locust (its own process; a LoadTestShape drives the steps) sends paced users through nginx into the
+service, whose endpoint holds a pooled connection for ``hold_s``. Each user starts at most one
+request every ``pacing_s`` — much longer than any latency — so the offered rate (users ÷ pacing)
+stays put however slow the service gets: an approximately open workload, without the coordinated
+omission of a closed loop. Two stacks:
+
+* ``recommended`` — step load across the pool's Little's-law capacity: per step offered and
+  achieved throughput, p50/p95/p99 from raw samples, errors, the service's CPU and its in-flight
+  gauge; then the overload (``overload_rate``) without shedding (the ``no-shedding`` run);
+* ``shedding`` — the same overload with the pool's ``max_waiting`` bounding the queue.
+"""
+
+from __future__ import annotations
+
+from ...deployment import Capability
+from ...pipeline import Configuration, DrillSpec
+from . import charts, report
+from .configurations import stack_config
+from .judge import judge
+from .measure import measure
+from .params import CONFIGURATIONS, Params
+from .steps import RESOLVING_SE, Measured, Step, knee, littles_law_error_pct, resolvable_in_flight, steps_of
+
+SPEC: DrillSpec[Params, Measured] = DrillSpec(
+    name="load-capacity",
+    paper="load-testing.md",
+    notebook="load-capacity.ipynb",
+    params=Params,
+    # One stack runs the step load, then the unshed overload; against a target it does not own the
+    # drill runs only those two (the shedding stack needs a pool setting of its own).
+    configurations=(Configuration("recommended", runs=("recommended", "no-shedding"), on_target=True),
+                    Configuration("shedding")),
+    stack_config=stack_config,
+    measure=measure,
+    judge=judge,
+    tables=report.tables,
+    observations=report.observations,
+    draw=charts.draw,
+    needs={"shedding": frozenset({Capability.OWNS_STACK})},
+    # The drill predicts from its pool's size and timeout: on a target they must match the deployed ones.
+    target_settings={"pool_max_size": "pool_max_size", "pool_timeout_s": "pool_timeout_s"},
+    headlines=("recommended.knee-below-capacity", "recommended.littles-law", "shedding.admitted-p99-within-slo"),
+)
+
+__all__ = ["CONFIGURATIONS", "RESOLVING_SE", "SPEC", "Measured", "Params", "Step", "judge", "knee",
+           "littles_law_error_pct", "resolvable_in_flight", "steps_of"]

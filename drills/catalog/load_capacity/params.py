@@ -1,0 +1,89 @@
+"""The load-capacity drill's parameters: the step load, the overload, the service, the measuring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...errors import ParameterError
+from ...params import require_between, require_choices, split_names
+from ..pooled import PooledServiceParams
+
+CONFIGURATIONS = ("recommended", "shedding")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Params(PooledServiceParams):
+    """Knobs of the load-capacity drill. Seconds unless the name says otherwise; rates in req/s."""
+
+    # Step load: offered rates (requests/s), each held step_s.
+    rate_steps: str = "20,40,60,80,100,120"
+    step_s: float = 6.0
+    #: Each user starts at most one request per pacing_s: offered rate = users ÷ pacing_s.
+    pacing_s: float = 2.0
+    slo_p99_ms: float = 250.0
+    # Overload, with and without shedding.
+    overload_rate: float = 160.0
+    overload_s: float = 6.0
+    shed_max_waiting: int = 2
+    # Measurement.
+    configurations: str = ",".join(CONFIGURATIONS)
+    locust_workers: int = 0
+    sample_interval_s: float = 0.1
+    littles_tolerance_pct: float = 10.0
+    flat_tolerance_pct: float = 15.0
+    fast_ms: float = 100.0
+
+    def check(self) -> None:
+        self.check_service()
+        self.check_budget()
+        rates = self.rates()
+        if rates != sorted(rates) or len(set(rates)) != len(rates):
+            raise ParameterError("rate_steps", self.rate_steps, "must be strictly ascending")
+        require_between("step_s", self.step_s, 2, 120, "s")
+        require_between("pacing_s", self.pacing_s, 0.1, 30, "s")
+        if self.step_s < self.pacing_s + 3:
+            raise ParameterError("step_s", self.step_s,
+                                 f"must be ≥ pacing_s + 3 = {self.pacing_s + 3:g} "
+                                 "(warm-up of pacing_s + 1 s, then ≥ 2 s measured)")
+        require_between("slo_p99_ms", self.slo_p99_ms, 1, 60_000, "ms")
+        require_between("overload_rate", self.overload_rate, 1, 5000, "req/s")
+        require_between("overload_s", self.overload_s, 2, 120, "s")
+        if self.overload_s < self.pacing_s + 3:
+            raise ParameterError("overload_s", self.overload_s, f"must be ≥ pacing_s + 3 = {self.pacing_s + 3:g}")
+        require_between("shed_max_waiting", self.shed_max_waiting, 1, 1000)
+        require_choices("configurations", self.selected_configurations(), CONFIGURATIONS)
+        require_between("locust_workers", self.locust_workers, 0, 16)
+        require_between("sample_interval_s", self.sample_interval_s, 0.02, 2, "s")
+        require_between("littles_tolerance_pct", self.littles_tolerance_pct, 1, 100, "%")
+        require_between("flat_tolerance_pct", self.flat_tolerance_pct, 1, 100, "%")
+        require_between("fast_ms", self.fast_ms, 1, 10_000, "ms")
+        users = max(self.users_for(r) for r in [*rates, self.overload_rate])
+        if users > 2000:
+            raise ParameterError("pacing_s", self.pacing_s, f"rates × pacing need {users} users; keep it ≤ 2000")
+        total = len(rates) * self.step_s + 2 * self.overload_s
+        if total > 600:
+            raise ParameterError("step_s", self.step_s, f"the plan would send load for {total:g} s; keep it ≤ 600 s")
+
+    def selected_configurations(self) -> list[str]:
+        return split_names(self.configurations)
+
+    def planned_load(self) -> tuple[float | None, float]:
+        """On a target: the step load and the overload, each run with its drain (2 s)."""
+        return max([*self.rates(), self.overload_rate]), len(self.rates()) * self.step_s + self.overload_s + 4.0
+
+    def rates(self) -> list[float]:
+        try:
+            values = [float(v) for v in self.rate_steps.split(",") if v.strip()]
+        except ValueError:
+            raise ParameterError("rate_steps", self.rate_steps, "must be numbers separated by commas") from None
+        if not values or any(not 0.5 <= v <= 5000 for v in values):
+            raise ParameterError("rate_steps", self.rate_steps, "each rate must be 0.5–5000 req/s")
+        return values
+
+    @property
+    def warmup_s(self) -> float:
+        """Skipped at the start of each step: new users start within a second, then pick a phase."""
+        return self.pacing_s + 1.0
+
+    def users_for(self, rate: float) -> int:
+        return max(1, round(rate * self.pacing_s))

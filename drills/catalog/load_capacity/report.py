@@ -1,0 +1,54 @@
+"""The load-capacity drill's tables and raw observations, as the paper and findings.json show them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ...stats import percentile
+from .params import Params
+from .steps import Measured, Step, knee, steps_of
+
+
+def tables(params: Params, runs: Mapping[str, Measured]) -> dict[str, list[list[str]]]:
+    """The step load (one row per offered rate, the knee marked) and the overload with and without shedding."""
+    steps = steps_of(runs["recommended"], params) if "recommended" in runs else []
+    return {"step load": steps_table(steps, params), "overload": overload_table(runs, params)}
+
+
+def observations(runs: Mapping[str, Measured]) -> list[dict[str, Any]]:
+    """Per Locust run: its rates, the generator's and the service's CPU, Locust's warnings, its sample count."""
+    return [{"run": m.name, "rates": m.rates, "locust_cpu_pct": m.load.step_cpu_pct,
+             "service_cpu_pct": m.service_cpu_pct, "locust_warnings": m.load.warnings,
+             "samples": len(m.load.samples)} for m in runs.values()]
+
+
+def steps_table(steps: list[Step], params: Params) -> list[list[str]]:
+    k = knee(steps, params.slo_p99_ms)
+    rows = [["offered /s", "sent /s", "served 200/s", "p50 ms", "p95 ms", "p99 ms", "mean ms (service)",
+             "errors %", "in flight", "λW", "service CPU %", "Locust CPU %", ""]]
+    for s in steps:
+        rows.append([f"{s.rate:g}", f"{s.sent_rps:.1f}", f"{s.throughput_ok:.1f}", f"{s.p50_ms:.0f}",
+                     f"{s.p95_ms:.0f}", f"{s.p99_ms:.0f}", f"{s.mean_ms:.0f} ({s.service_mean_ms:.0f})",
+                     f"{s.error_pct:.1f}", f"{s.in_flight:.2f}",
+                     f"{s.throughput_all * s.service_mean_ms / 1000:.2f}", f"{s.service_cpu_pct:.0f}",
+                     f"{s.locust_cpu_pct:.0f}", "knee" if k is s else ""])
+    return rows
+
+
+def overload_table(runs: Mapping[str, Measured], params: Params) -> list[list[str]]:
+    rows = [["run", "offered /s", "served 200/s", "shed 503/s", "p50 ms (all)", "p99 ms (all)",
+             "p99 ms (admitted)", "Locust CPU %"]]
+    for name in ("no-shedding", "shedding"):
+        m = runs.get(name)
+        if m is None:
+            continue
+        done = m.load.step_samples(0, skip_s=params.warmup_s)
+        window = m.load.plan.steps[0].duration_s - params.warmup_s
+        ok = [s.latency_ms for s in done if s.status == 200]
+        rows.append([name, f"{params.overload_rate:g}", f"{len(ok) / window:.1f}",
+                     f"{sum(1 for s in done if s.status == 503) / window:.1f}",
+                     f"{percentile([s.latency_ms for s in done], 50):.0f}",
+                     f"{percentile([s.latency_ms for s in done], 99):.0f}", f"{percentile(ok, 99):.0f}",
+                     f"{m.load.step_cpu_pct[0]:.0f}"])
+    return rows

@@ -1,0 +1,83 @@
+"""Statistics of each saturation step: throughput and latency percentiles from the raw samples, the
+pool and server readings taken during the step, and how busy the load generator was."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ...stack.loadgen import SATURATED_CPU_PCT
+from ...stats import percentile
+from ...watch import PoolReading
+from .observations import Run, outcome
+from .params import Params
+
+
+@dataclass(frozen=True)
+class StepStats:
+    users: int
+    throughput_ok: float  # 200s completed per second
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    statuses: dict[str, int]
+    max_waiting: float
+    max_server: int
+    locust_cpu_pct: float
+    samples: int
+    #: Share of the step's pool readings in which requests waited while idle connections sat in
+    #: the pools: one worker queued while another idled (summed over workers, waiting and idle at
+    #: once cannot happen within one pool).
+    uneven_share: float = 0.0
+
+    @property
+    def uneven(self) -> bool:
+        """Most of the step, the load sat on some workers' pools and not others: it did not test
+        the pools' capacity but where the proxy's kept-alive connections happened to land."""
+        return self.uneven_share > 0.5
+
+    @property
+    def saturated_generator(self) -> bool:
+        return self.locust_cpu_pct >= SATURATED_CPU_PCT
+
+
+def step_stats(run: Run, params: Params) -> list[StepStats]:
+    """One StepStats per step of ``run`` (the warm-up of each step left out)."""
+    out = []
+    for index, users in enumerate(run.users):
+        done = run.load.step_samples(index, skip_s=params.warmup_s)
+        ok = [s.latency_ms for s in done if s.status == 200]
+        start, end = run.load.step_bounds()[index]
+        readings = [r for r in run.readings if start <= r.at_s < end]
+        out.append(StepStats(
+            users=users,
+            throughput_ok=run.load.throughput(index, skip_s=params.warmup_s, status=200),
+            p50_ms=percentile(ok, 50), p95_ms=percentile(ok, 95), p99_ms=percentile(ok, 99),
+            mean_ms=sum(ok) / len(ok) if ok else float("nan"),
+            statuses=dict(Counter(outcome(s) for s in done)),
+            max_waiting=max((r.waiting for r in readings), default=0.0),
+            max_server=max((r.server_total for r in readings), default=0),
+            locust_cpu_pct=run.load.step_cpu_pct[index],
+            samples=len(done),
+            uneven_share=share_of(lambda r: r.waiting >= 1 and r.available >= 1,
+                                  [r for r in readings if r.at_s >= start + params.warmup_s]),
+        ))
+    return out
+
+
+def recommended_steps(params: Params, runs: Mapping[str, Run]) -> list[StepStats]:
+    """The saturation steps of the recommended configuration; none if it did not run."""
+    rec = runs.get("recommended")
+    return step_stats(rec, params) if rec else []
+
+
+def share_of(predicate: Callable[[PoolReading], bool], readings: list[PoolReading]) -> float:
+    return sum(1 for r in readings if predicate(r)) / len(readings) if readings else 0.0
+
+
+def generator_busy(stats: list[StepStats]) -> str:
+    """The steps in which Locust saturated its core, named with its CPU ("" if none)."""
+    busy = [s for s in stats if s.saturated_generator]
+    return ", ".join(f"{s.users} users: Locust at {s.locust_cpu_pct:.0f} % CPU" for s in busy)

@@ -1,0 +1,44 @@
+"""The service knobs the load drills (pool-exhaustion, load-capacity) share, and their arithmetic."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..params import DrillParams, require_between, require_connections_fit, split_names
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PooledServiceParams(DrillParams):
+    """The service knobs the load drills share: an endpoint that holds a pooled connection for
+    ``hold_s``, behind nginx. Seconds unless the name says otherwise."""
+
+    hold_s: float = 0.1
+    workers: int = 2
+    pool_max_size: int = 4
+    pool_timeout_s: float = 1.0
+    proxy_read_timeout_s: float = 5.0
+    max_connections: int = 20
+
+    def check_service(self) -> None:
+        require_between("hold_s", self.hold_s, 0.005, 5.0, "s")
+        require_between("workers", self.workers, 1, 16)
+        require_between("pool_max_size", self.pool_max_size, 1, 100)
+        require_between("pool_timeout_s", self.pool_timeout_s, 0.01, 60, "s")
+        require_between("proxy_read_timeout_s", self.proxy_read_timeout_s, 0.01, 600, "s")
+        require_between("max_connections", self.max_connections, 8, 10_000)
+
+    def check_budget(self) -> None:
+        """The recommended sizing must fit the server: the oversubscribed one is a configuration of its own."""
+        require_connections_fit("pool_max_size", self.pool_max_size, workers=self.workers,
+                                pool_max_size=self.pool_max_size, max_connections=self.max_connections,
+                                why="that is the oversubscribed configuration; the recommended one must fit")
+
+    @property
+    def slots(self) -> int:
+        """Connections the service can hold at once: workers × pool_max_size."""
+        return self.workers * self.pool_max_size
+
+    @property
+    def capacity_rps(self) -> float:
+        """Little's law: at most slots ÷ hold time requests per second."""
+        return self.slots / self.hold_s

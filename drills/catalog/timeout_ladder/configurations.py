@@ -1,0 +1,48 @@
+"""The stacks the timeout-ladder drill starts: one per configuration, from its parameters."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ...stack import PostgresConfig, ProxyConfig, ServiceConfig, StackConfig
+from .params import Params
+
+#: Gunicorn's own default ``timeout`` (30 s): outside the heartbeat configuration the heartbeat
+#: must never be what cuts a request.
+GUNICORN_DEFAULT_TIMEOUT_S = 30
+
+
+def stack_config(params: Params, configuration: str) -> StackConfig:
+    """PostgreSQL, the service and nginx with the configuration's ladder."""
+    ladder = params.ladder(configuration)
+    return StackConfig(
+        postgres=PostgresConfig(
+            max_connections=params.max_connections,
+            settings={"statement_timeout": f"{round(ladder.statement_timeout_s * 1000)}ms"},
+        ),
+        service=ServiceConfig(
+            workers=params.workers,
+            gunicorn_timeout_s=(params.gunicorn_timeout_s if configuration == "heartbeat"
+                                else GUNICORN_DEFAULT_TIMEOUT_S),
+            keepalive_s=params.gunicorn_keepalive_s,
+            graceful_timeout_s=params.gunicorn_graceful_timeout_s,
+            pool_min_size=params.pool_min_size,
+            pool_max_size=params.pool_max_size,
+            pool_timeout_s=params.pool_timeout_s,
+            request_budget_s=ladder.request_budget_s,
+        ),
+        proxy=ProxyConfig(
+            connect_timeout_s=params.proxy_connect_timeout_s,
+            read_timeout_s=ladder.proxy_read_timeout_s,
+            send_timeout_s=ladder.proxy_read_timeout_s,
+            next_upstream="off",
+            max_fails=0,
+            upstream_keepalive_timeout_s=params.proxy_upstream_keepalive_timeout_s,
+        ),
+    )
+
+
+def describe(params: Params, configuration: str) -> dict[str, Any]:
+    """The ladder a configuration runs, shown beside the settings read back from the components."""
+    return {"ladder_s": dataclasses.asdict(params.ladder(configuration))}

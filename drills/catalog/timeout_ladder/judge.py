@@ -1,0 +1,175 @@
+"""Judging the timeout-ladder drill: every hypothesis, from the requests each configuration sent.
+
+Each configuration has its own function; a configuration that did not run leaves its hypotheses
+inconclusive (judged on no samples), never held.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+from ...findings import AtLeast, AtMost, Finding, Hypothesis
+from ...stats import share, span
+from .ladder import Ladder
+from .observations import LadderRun, Observation
+from .params import Params
+
+
+def judge(params: Params, runs: Mapping[str, LadderRun]) -> list[Finding]:
+    """Every hypothesis of the drill, in the paper's order."""
+    return [*judge_recommended(params, runs), *judge_inverted(params, runs), *judge_heartbeat(params, runs)]
+
+
+def _requests(runs: Mapping[str, LadderRun], configuration: str) -> list[Observation]:
+    run = runs.get(configuration)
+    return run.observations if run else []
+
+
+def _log_count(runs: Mapping[str, LadderRun], configuration: str, name: str) -> int:
+    run = runs.get(configuration)
+    return getattr(run.evidence, name) if run and run.evidence else 0
+
+
+def on_time(hypothesis: Hypothesis, observations: list[Observation], layer: str, params: Params) -> Finding:
+    """Share of requests predicted to be cut by ``layer`` that were, within tolerance of the time."""
+    expected = [o for o in observations if o.expected == layer]
+    good, deviations, wrong = 0, [], Counter()
+    for o in expected:
+        deviation = o.latency_s - o.expected_at_s
+        if o.outcome == layer:
+            deviations.append(deviation)
+            good += abs(deviation) <= params.tolerance_s(o.expected_at_s)
+        else:
+            wrong[o.outcome] += 1
+    worst = max(deviations, key=abs) if deviations else None
+    tol = sorted({round(params.tolerance_s(o.expected_at_s) * 1000) for o in expected})
+    detail = (
+        f"{good}/{len(expected)} answered by {layer} within ±{'/'.join(map(str, tol)) or '?'} ms of "
+        f"{span(sorted({o.expected_at_s for o in expected}))}"
+        + (f"; worst deviation {worst * 1000:+.0f} ms" if worst is not None else "")
+        + (f"; answered by another layer: {dict(wrong)}" if wrong else "")
+    )
+    return hypothesis.judge(share(good, len(expected)), len(expected), detail)
+
+
+def innermost_layer(o: Observation, ladder: Ladder) -> str:
+    """The layer that should cut ``o`` if the ladder is in order: the predicted one, except that
+    a proxy or client cut of work that already crossed an inner rung means the ladder failed."""
+    if o.expected in ("proxy-504", "client-timeout"):
+        if o.db_s > ladder.statement_timeout_s:
+            return "database"
+        if o.app_s + o.db_s > ladder.request_budget_s:
+            return "app"
+    return o.expected
+
+
+def judge_recommended(params: Params, runs: Mapping[str, LadderRun]) -> list[Finding]:
+    """The ladder in order: each rung answers on time, the innermost first, no proxy error, no
+    query outliving its request (sightings every sample_interval_s: that is the resolution)."""
+    rec = _requests(runs, "recommended")
+    resolution_ms = params.sample_interval_s * 1000
+    findings: list[Finding] = []
+    findings.append(on_time(Hypothesis(
+        "recommended.statement-timeout-on-time",
+        "A query that runs past statement_timeout is cancelled by PostgreSQL on time, and the client gets "
+        "the app's 504 naming the database (SQLSTATE 57014).",
+        AtLeast(100, "%"), recommended=True), rec, "database", params))
+    findings.append(on_time(Hypothesis(
+        "recommended.budget-on-time",
+        "A request whose work runs past the app's request budget is answered by the app with a 504 at the "
+        "budget.", AtLeast(100, "%"), recommended=True), rec, "app", params))
+
+    crossed = [o for o in rec if o.expected != "ok"]
+    ladder = params.ladder("recommended")
+    innermost = {id(o): innermost_layer(o, ladder) for o in crossed}
+    first = sum(o.outcome == innermost[id(o)] for o in crossed)
+    misses = Counter(f"{innermost[id(o)]}→{o.outcome}" for o in crossed if o.outcome != innermost[id(o)])
+    findings.append(Hypothesis(
+        "recommended.innermost-first",
+        "Every request that crossed a rung was cut by the innermost layer it crossed.",
+        AtLeast(100, "%"), recommended=True,
+    ).judge(share(first, len(crossed)), len(crossed),
+            f"{first}/{len(crossed)} cut by the predicted layer" + (f"; misses: {dict(misses)}" if misses else "")))
+
+    proxy_errors = [o for o in rec if o.outcome.startswith(("proxy-", "client-", "connection-"))]
+    findings.append(Hypothesis(
+        "recommended.no-proxy-errors",
+        "Under the recommended ladder no request ends in a proxy 502/504 or a client timeout.",
+        AtMost(0, "requests"), recommended=True,
+    ).judge(float(len(proxy_errors)), len(rec),
+            f"{len(proxy_errors)} of {len(rec)} requests; outcomes {dict(Counter(o.outcome for o in rec))}"))
+
+    seen = [o for o in rec if o.query_outlived_s is not None]
+    worst_query = max((o.query_outlived_s or 0.0 for o in seen), default=None)
+    handler_left = [o.handler_outlived_s for o in rec if o.handler_outlived_s is not None]
+    findings.append(Hypothesis(
+        "recommended.no-orphan-queries",
+        "No query keeps running after the client has its answer.",
+        AtMost(resolution_ms, "ms", tolerance=params.tolerance_ms), recommended=True,
+    ).judge(None if worst_query is None else worst_query * 1000, len(seen),
+            f"{len(seen)} queries sampled every {resolution_ms:g} ms; longest still running after the response: "
+            f"{span([o.query_outlived_s or 0.0 for o in seen])}; handlers ran on {span(handler_left)}"))
+
+    return findings
+
+
+def judge_inverted(params: Params, runs: Mapping[str, LadderRun]) -> list[Finding]:
+    """The proxy's read timeout below statement_timeout: nginx's 504 first, the query running on."""
+    inv = _requests(runs, "inverted")
+    findings: list[Finding] = []
+    findings.append(on_time(Hypothesis(
+        "inverted.proxy-504",
+        "With the proxy's read timeout below statement_timeout, the client gets nginx's 504 at the proxy "
+        "read timeout.", AtLeast(100, "%"), recommended=False), inv, "proxy-504", params))
+
+    orphans = [o for o in inv if o.placement == "db" and o.outcome == "proxy-504"]
+    kept = []
+    for o in orphans:
+        # It ran on until it completed or statement_timeout cancelled it; sightings are a lower
+        # bound, up to one sampling interval early.
+        expected_s = min(o.db_s, params.inverted_statement_timeout_s) - o.latency_s
+        ran_on, tol = o.query_outlived_s or 0.0, params.tolerance_s(expected_s)
+        kept.append(expected_s - params.sample_interval_s - tol <= ran_on <= expected_s + tol)
+    findings.append(Hypothesis(
+        "inverted.orphan-queries",
+        "Under the inverted ladder the query keeps running after the client's 504, until it completes or "
+        "statement_timeout cancels it.", AtLeast(100, "%"), recommended=False,
+    ).judge(share(sum(kept), len(orphans)), len(orphans),
+            f"{sum(kept)}/{len(orphans)} queries kept running after the 504 as predicted; they ran on "
+            f"{span([o.query_outlived_s or 0.0 for o in orphans])} after the 504 "
+            f"(predicted {span([min(o.db_s, params.inverted_statement_timeout_s) - o.latency_s for o in orphans])}); "
+            f"nginx logged {_log_count(runs, 'inverted', 'upstream_timeouts')} upstream timeouts"))
+
+    return findings
+
+
+def judge_heartbeat(params: Params, runs: Mapping[str, LadderRun]) -> list[Finding]:
+    """Gunicorn's timeout under Uvicorn workers: not a rung for an awaited query; a blocked loop is
+    killed (a 502 between timeout/2 and timeout + 1 s, and WORKER TIMEOUT in Gunicorn's log)."""
+    hb = _requests(runs, "heartbeat")
+    findings: list[Finding] = []
+    awaits = [o for o in hb if o.placement == "await"]
+    survived = [o for o in awaits if o.outcome == "ok" and o.latency_s >= o.db_s - params.tolerance_s(o.db_s)]
+    findings.append(Hypothesis(
+        "heartbeat.slow-await-survives",
+        "An awaited query longer than Gunicorn's timeout completes: for Uvicorn workers that timeout bounds "
+        "a blocked event loop, not a request.", AtLeast(100, "%"), recommended=False,
+    ).judge(share(len(survived), len(awaits)), len(awaits),
+            f"{len(survived)}/{len(awaits)} got 200 after {span([o.latency_s for o in awaits], 1, 's')} "
+            f"with Gunicorn timeout {params.gunicorn_timeout_s} s"))
+
+    blocks = [o for o in hb if o.placement == "block"]
+    low = params.gunicorn_timeout_s / 2 - params.tolerance_s(params.gunicorn_timeout_s / 2)
+    high = params.gunicorn_timeout_s + 1 + params.tolerance_s(params.gunicorn_timeout_s + 1)
+    killed_in_log = _log_count(runs, "heartbeat", "worker_timeouts")
+    killed = [o for o in blocks if o.outcome == "proxy-502" and low <= o.latency_s <= high and killed_in_log > 0]
+    findings.append(Hypothesis(
+        "heartbeat.blocked-loop-killed",
+        "A blocking call in the event loop longer than Gunicorn's timeout gets the worker killed (WORKER "
+        "TIMEOUT), and the client sees nginx's 502.", AtLeast(100, "%"), recommended=False,
+    ).judge(share(len(killed), len(blocks)), len(blocks),
+            f"{len(killed)}/{len(blocks)} got a 502 within {low:.2f}–{high:.2f} s (timeout/2 … timeout + 1 s); "
+            f"observed {', '.join(f'{o.outcome} after {o.latency_s:.2f} s' for o in blocks) or 'nothing'}; "
+            f"Gunicorn logged WORKER TIMEOUT {killed_in_log}×"))
+    return findings

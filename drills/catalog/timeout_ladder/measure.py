@@ -1,0 +1,124 @@
+"""Sending the ladder's requests through a deployment, and watching what the server side does."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+import uuid
+
+from ...deployment import Capability, Deployment
+from ...pipeline import Measuring, Progress, RateCap
+from ...watch import ServerWatch
+from .ladder import Ladder
+from .observations import LadderRun, LogEvidence, Observation, classify
+from .params import PLACEMENTS, Params
+
+
+def measure(m: Measuring[Params]) -> LadderRun:
+    """One configuration: the heartbeat's two requests, or the ladder's grid of delays."""
+    deployment, params = m.deployment, m.params
+    if m.configuration == "heartbeat":
+        observations, samples = run_heartbeat(deployment, params, m.say), 0
+    else:
+        observations, samples = run_ladder(deployment, params.ladder(m.configuration), params, m,
+                                           RateCap(deployment.max_rps))
+    evidence = None
+    if Capability.LOGS in deployment.capabilities:
+        proxy_log = deployment.log("proxy")
+        evidence = LogEvidence(upstream_timeouts=proxy_log.count("upstream timed out"),
+                               upstream_closed=proxy_log.count("upstream prematurely closed"),
+                               worker_timeouts=deployment.log("service").count("WORKER TIMEOUT"))
+    return LadderRun(m.configuration, observations, evidence, samples)
+
+
+def _send(deployment: Deployment, watch: ServerWatch, obs: Observation, path: str, client_timeout_s: float,
+          wait_server_s: float, cap: RateCap | None = None) -> Observation:
+    if cap is not None:
+        cap.wait()
+    sent_at = time.time()
+    result = deployment.entry.get(path, timeout_s=client_timeout_s)
+    obs.answered_at = sent_at + result.elapsed_s
+    obs.latency_s = result.elapsed_s
+    obs.status = result.status
+    obs.outcome = classify(result)
+    obs.body = result.body[:300].decode("utf-8", "replace")
+    # Wait for the server side to finish before this slot sends again, so work left running by an
+    # early answer (the inverted ladder) never piles up in the pool and skews later timings.
+    if obs.tag:
+        entry = watch.wait_for_handler(obs.tag, wait_server_s)
+        if entry is not None:
+            obs.handler_outlived_s = max(0.0, entry["ended_at"] - obs.answered_at)
+    return obs
+
+
+def _watch(deployment: Deployment, params: Params) -> ServerWatch:
+    """Queries (with a database connection) and handlers (with the service's ledger) as far as the
+    deployment lets the drill see them."""
+    return ServerWatch(deployment.connect if Capability.DATABASE in deployment.capabilities else None,
+                       deployment.ledger_dir, params.sample_interval_s)
+
+
+def plan_requests(ladder: Ladder, params: Params) -> list[Observation]:
+    """A delay in every band between two rungs, placed in the database, the app and split, each
+    sent ``repeats`` times; what the ladder predicts for each."""
+    plan: list[Observation] = []
+    for delay in ladder.delays():
+        for placement in PLACEMENTS:
+            app_s = {"db": 0.0, "app": delay, "split": delay / 2}[placement]
+            db_s = round(delay - app_s, 4)
+            expected, at_s = ladder.expect(app_s, db_s)
+            for _ in range(params.repeats):
+                plan.append(Observation(ladder.name, placement, delay, app_s, db_s, uuid.uuid4().hex[:16],
+                                        expected, at_s))
+    return plan
+
+
+def run_ladder(deployment: Deployment, ladder: Ladder, params: Params, m: Measuring[Params],
+               cap: RateCap | None = None) -> tuple[list[Observation], int]:
+    """Send the grid through the deployment; return observations and the number of sampler passes.
+    Each answered request is also kept in ``m.kept`` as it arrives."""
+    plan = plan_requests(ladder, params)
+    wait_server_s = max(o.delay_s for o in plan) + 5.0
+    started = time.monotonic()
+    done: list[Observation] = []
+    with _watch(deployment, params) as watch, \
+            concurrent.futures.ThreadPoolExecutor(params.concurrency, thread_name_prefix="drills-client") as pool:
+        futures = [
+            pool.submit(_send, deployment, watch, obs, f"/work?app_s={obs.app_s}&db_s={obs.db_s}&tag={obs.tag}",
+                        ladder.client_timeout_s, wait_server_s, cap)
+            for obs in plan
+        ]
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                done.append(future.result())
+                m.kept.append(done[-1].to_row())
+                watch.check()
+                if len(done) % 5 == 0 or len(done) == len(plan):
+                    m.say(f"  {ladder.name}: {len(done)}/{len(plan)} requests, {time.monotonic() - started:.1f} s")
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # interrupted: send nothing more
+            raise
+        watch.wait_until_no_query({o.tag for o in plan}, wait_server_s)
+    for obs in plan:
+        sighting = watch.sightings.get(obs.tag)
+        if sighting is not None:
+            obs.query_outlived_s = max(0.0, sighting.last_s - obs.answered_at)
+    return plan, watch.samples
+
+
+def run_heartbeat(deployment: Deployment, params: Params, say: Progress) -> list[Observation]:
+    """An awaited query and then a blocking call, each longer than Gunicorn's timeout."""
+    ladder = params.ladder("heartbeat")
+    out: list[Observation] = []
+    with _watch(deployment, params) as watch:
+        slow = Observation("heartbeat", "await", params.heartbeat_await_s, 0.0, params.heartbeat_await_s,
+                           uuid.uuid4().hex[:16], "ok", params.heartbeat_await_s)
+        say(f"  heartbeat: awaiting a {params.heartbeat_await_s:g} s query (Gunicorn timeout "
+            f"{params.gunicorn_timeout_s} s)")
+        out.append(_send(deployment, watch, slow, f"/work?db_s={slow.db_s}&tag={slow.tag}", ladder.client_timeout_s,
+                         ladder.client_timeout_s))
+        block = Observation("heartbeat", "block", params.heartbeat_block_s, params.heartbeat_block_s, 0.0, "",
+                            "proxy-502", float(params.gunicorn_timeout_s))
+        say(f"  heartbeat: blocking the event loop for {params.heartbeat_block_s:g} s")
+        out.append(_send(deployment, watch, block, f"/block?s={params.heartbeat_block_s}", ladder.client_timeout_s, 0))
+    return out

@@ -1,0 +1,79 @@
+"""What the timeout-ladder drill observes: each request as the client saw it and what the server
+side did with it, and what one configuration's run found in the components' logs."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ...stack.http import HttpResult
+
+
+@dataclass
+class Observation:
+    """One request as the client saw it, and what the server side did with it."""
+
+    configuration: str
+    placement: str
+    delay_s: float
+    app_s: float
+    db_s: float
+    tag: str
+    expected: str
+    expected_at_s: float
+    outcome: str = ""
+    status: int | None = None
+    latency_s: float = math.nan
+    answered_at: float = math.nan
+    body: str = ""
+    #: How long the tagged query was still seen active after the client had its answer
+    #: (a lower bound, to the sampling interval); None when it was never seen.
+    query_outlived_s: float | None = None
+    #: How long the handler ran on after the client had its answer; None without a ledger line.
+    handler_outlived_s: float | None = None
+
+    def to_row(self) -> dict[str, Any]:
+        """JSON-ready (NaN as null)."""
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class LogEvidence:
+    """What the components logged during one configuration (the local stack only)."""
+
+    #: nginx: "upstream timed out" (a proxy 504) and "upstream prematurely closed" (a 502).
+    upstream_timeouts: int = 0
+    upstream_closed: int = 0
+    #: Gunicorn: "WORKER TIMEOUT", the heartbeat killing a worker.
+    worker_timeouts: int = 0
+
+
+@dataclass
+class LadderRun:
+    """One configuration's requests, with what the logs and the activity sampler saw meanwhile."""
+
+    configuration: str
+    observations: list[Observation]
+    #: None where the drill cannot read the logs (a target it does not own).
+    evidence: LogEvidence | None = None
+    #: Passes of the pg_stat_activity sampler (0 without a database connection).
+    activity_samples: int = 0
+
+
+def classify(result: HttpResult) -> str:
+    """Which layer answered: ok, database, app, pool, proxy-504, proxy-502, client-timeout, …"""
+    if result.status is None:
+        return "client-timeout" if result.failure == "timeout" else f"connection-{result.failure}"
+    if result.status == 200:
+        return "ok"
+    try:
+        layer = json.loads(result.body).get("layer")
+    except (ValueError, AttributeError):
+        layer = None
+    if isinstance(layer, str):
+        return layer
+    if result.status in (502, 504):
+        return f"proxy-{result.status}"
+    return f"http-{result.status}"

@@ -1,0 +1,88 @@
+"""What a drill measures through: a deployment, and what the drill may do to it.
+
+Two things implement :class:`Deployment`: the embedded local stack the drill started
+(``drills.stack.LocalStack``, which can do everything) and a deployment it does not own
+(``drills.target.remote.RemoteDeployment``, e.g. staging, reached only as a client). A drill asks
+for a :class:`Capability` — "may I read the logs?" — never for the kind of deployment it holds, so
+the same measuring code runs against both, and what a target cannot show is reported *not judged*.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from .stack.http import Endpoint
+
+#: The environment variable that carries a target's database DSN (never a parameter: papermill
+#: writes every parameter into the executed notebook).
+TARGET_DSN_ENV = "DRILLS_TARGET_DSN"
+
+#: A component whose log a drill may read.
+LogSource = Literal["postgres", "service", "proxy"]
+
+
+class Capability(str, enum.Enum):
+    """What a drill may need to do to a deployment; the value completes "the drill cannot …"."""
+
+    OWNS_STACK = "start the components with settings of its own (another ladder, pool size or queue bound)"
+    LOGS = "read the components' logs (PostgreSQL, Gunicorn, nginx)"
+    PROCESSES = "watch the service's processes (their CPU)"
+    LEDGER = "read the service's request ledger (when each handler really ended)"
+    DATABASE = f"query the database (pg_stat_activity); set {TARGET_DSN_ENV} to allow it"
+
+
+#: The local stack: the drill started every component, so it can do everything.
+EVERYTHING = frozenset(Capability)
+
+
+class Deployment(Protocol):
+    """The measuring surface every drill uses, whoever runs the components."""
+
+    #: True when the drill started every component (the local stack).
+    owned: bool
+    #: What the drill may do here beyond sending requests.
+    capabilities: frozenset[Capability]
+    #: Where clients send requests (nginx, or the target's ingress).
+    entry: Endpoint
+    #: Where the service's /metrics is read (past the proxy where the drill can reach it).
+    metrics: Endpoint
+    #: The service's request ledger folder (None without Capability.LEDGER).
+    ledger_dir: Path | None
+    #: Seconds until the deployment answered as ready.
+    ready_s: float
+    #: Caps on load (None on the local stack, or on a loopback target without caps).
+    max_rps: float | None
+    max_duration_s: float | None
+
+    def connect(self, **kwargs: Any) -> psycopg.Connection[Any]:
+        """A database connection for observing (needs Capability.DATABASE)."""
+        ...
+
+    def read_back(self) -> dict[str, Any]:
+        """Every component's effective settings, as far as the drill can read them."""
+        ...
+
+    def app_settings(self) -> dict[str, Any]:
+        """The service's own knobs as it reports them on /config (pool, budget, session)."""
+        ...
+
+    def component_versions(self) -> dict[str, str]:
+        """Versions of the servers the drill measured (for provenance)."""
+        ...
+
+    def log(self, source: LogSource) -> str:
+        """A component's log so far (needs Capability.LOGS)."""
+        ...
+
+    def service_pids(self) -> list[int]:
+        """The service's processes, master first (needs Capability.PROCESSES; else empty)."""
+        ...
+
+    def describe(self) -> str:
+        """One line for progress messages."""
+        ...

@@ -1,0 +1,107 @@
+"""The one run loop every drill goes through.
+
+For each selected configuration: start the deployment (the local stack with the configuration's
+settings, or the target as it is), check a target runs what the parameters predict from, read the
+settings back, take the configuration's measurements. Then judge every hypothesis, mark as *not
+judged* what the deployment could not show, assemble and save the findings with tables, charts and
+provenance, and record the run in the history beside the run folders.
+
+When a configuration fails or is interrupted midway, what was measured is kept in
+``partial.json`` (with where the run stopped and why) before the error goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import provenance
+from ..files import write_atomic
+from ..findings import Findings
+from ..history import prose_sha256, record, run_id_for, runs_root
+from ..paths import papers_dir, project_root
+from ..redact import redact_value
+from .spec import DrillSpec, M, Measuring, P, Progress, print_progress
+from .targets import capabilities_of, check_target_settings, open_deployment, restrict
+
+PARTIAL_FILE = "partial.json"
+
+
+def run_drill(spec: DrillSpec[P, M], params: P, run_dir: Path, progress: Progress | None = None) -> Findings:
+    """Run ``spec`` with ``params``; save its findings and charts in ``run_dir``; return the findings."""
+    say = progress or print_progress
+    run_dir.mkdir(parents=True, exist_ok=True)
+    target = params.target()
+    started_at, clock = provenance.utc_now(), time.monotonic()
+    chosen = params.selected_configurations()
+    by_name = {c.name: c for c in spec.configurations}
+    configurations = [by_name[n] for n in chosen if target is None or by_name[n].on_target]
+    runs: dict[str, M] = {}
+    settings: dict[str, dict[str, Any]] = {}
+    components: dict[str, str] = {}
+    where = "before the first configuration"
+    measuring: Measuring[P] | None = None
+    try:
+        for index, configuration in enumerate(configurations, 1):
+            name = configuration.name
+            where = f"configuration {index}/{len(configurations)} ({name}), starting"
+            say(f"[{spec.name}] {index}/{len(configurations)} {name}: "
+                + (f"against the target {target.url.url} (not owned) …" if target else
+                   "starting PostgreSQL, Gunicorn and nginx …"))
+            with open_deployment(target, spec.stack_config(params, name)) as deployment:
+                check_target_settings(params, deployment, spec.target_settings)
+                say(f"  {name}: {'stack' if deployment.owned else 'target'} ready in {deployment.ready_s:.2f} s "
+                    f"({deployment.describe()})")
+                settings[name] = {**(spec.describe(params, name) if spec.describe else {}), **deployment.read_back()}
+                components = components or deployment.component_versions()
+                for run in configuration.measurements:
+                    where = f"configuration {index}/{len(configurations)} ({name}), measuring {run}"
+                    measuring = Measuring(deployment, params, name, run, say)
+                    runs[run] = spec.measure(measuring)
+                    measuring = None
+            say(f"  {name}: {'stack stopped' if target is None else 'done'}")
+    except BaseException as exc:
+        kept = _keep_partial(spec, run_dir, runs, measuring, where, exc)
+        say(f"[{spec.name}] stopped at {where}: {type(exc).__name__}: {exc}; what was measured is in {kept}")
+        raise
+    say(f"[{spec.name}] judging …")
+    result = Findings(
+        drill=spec.name, paper=spec.paper, run_id=run_id_for(run_dir), started_at=started_at,
+        finished_at=provenance.utc_now(), parameters=params.to_dict(),
+        provenance=provenance.collect(project_root(), components, measuring_s=round(time.monotonic() - clock, 2),
+                                      paper_prose_sha256=_paper_sha256(spec.paper)),
+        settings=settings,
+        findings=restrict(spec.judge(params, runs), capabilities_of(target), spec.needs),
+        tables=spec.tables(params, runs),
+        observations=spec.observations(runs),
+        target=target.describe() if target else None,
+    )
+    result.charts = spec.draw(params, runs, run_dir)
+    result.save(run_dir)
+    record(result, runs_root(run_dir))
+    say(f"[{spec.name}] {result.summary()} in {time.monotonic() - clock:.1f} s; findings in {run_dir}")
+    return result
+
+
+def _keep_partial(spec: DrillSpec[P, M], run_dir: Path, runs: Mapping[str, M], measuring: Measuring[P] | None,
+                  where: str, exc: BaseException) -> Path:
+    """Save what the finished measurements and the one in progress observed, and where it stopped."""
+    path = run_dir / PARTIAL_FILE
+    try:
+        observations = spec.observations(runs)
+    except Exception as inner:  # noqa: BLE001 - keep at least the rows and the reason
+        observations = [{"error": f"observations of the finished measurements: {inner}"}]
+    body = {"drill": spec.name, "stopped_at": where, "error": f"{type(exc).__name__}: {exc}",
+            "finished": list(runs), "observations": observations,
+            "in_progress": {"run": measuring.run, "rows": measuring.kept} if measuring else None}
+    write_atomic(path, json.dumps(redact_value(body), indent=1, default=str) + "\n")
+    return path
+
+
+def _paper_sha256(paper: str) -> str | None:
+    """The paper's prose as the drill ran: `drills status` calls the paper stale if it changes."""
+    path = papers_dir() / paper
+    return prose_sha256(path.read_text(encoding="utf-8")) if path.exists() else None
