@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import pwd
 import shutil
 import statistics
 import subprocess
@@ -30,32 +29,31 @@ from pathlib import Path
 from .stack import StackConfig, local_stack
 from .stack.binaries import find_postgres
 from .stack.ports import pick_free_port
+from .stack.process import OsUser
 
 
 def bare_postgres_start() -> float:
     """Seconds for initdb + ``pg_ctl start -w`` in a temp dir (as ``postgres`` when root)."""
     binaries = find_postgres()
     root = Path(tempfile.mkdtemp(prefix="drills-bench-"))
-    user_kwargs: dict[str, object] = {}
-    if os.geteuid() == 0:
-        entry = pwd.getpwnam("postgres")
-        os.chown(root, entry.pw_uid, entry.pw_gid)
-        user_kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    ids = OsUser.named("postgres" if os.geteuid() == 0 else None)
+    if ids.user is not None and ids.group is not None:
+        os.chown(root, ids.user, ids.group)
     data, port = root / "data", pick_free_port()
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "check": True, "cwd": root}
     env = {**os.environ, "LC_ALL": "C"}
+
+    def pg(argv: list[str], *, check: bool = True) -> None:
+        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=check, cwd=root,
+                       user=ids.user, group=ids.group, extra_groups=ids.extra_groups)
+
     try:
         started = time.monotonic()
-        subprocess.run([str(binaries.initdb), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"],
-                       env=env, **quiet, **user_kwargs)  # type: ignore[arg-type]
-        subprocess.run([str(binaries.pg_ctl), "-D", str(data), "-w", "-l", str(root / "log"), "-o",
-                        f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"],
-                       env=env, **quiet, **user_kwargs)  # type: ignore[arg-type]
+        pg([str(binaries.initdb), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"])
+        pg([str(binaries.pg_ctl), "-D", str(data), "-w", "-l", str(root / "log"), "-o",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"])
         return time.monotonic() - started
     finally:
-        subprocess.run([str(binaries.pg_ctl), "-D", str(data), "-m", "immediate", "stop"], env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, cwd=root,
-                       **user_kwargs)  # type: ignore[arg-type]
+        pg([str(binaries.pg_ctl), "-D", str(data), "-m", "immediate", "stop"], check=False)
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -19,11 +19,11 @@ import click
 
 from . import catalog
 from .errors import DrillsError, ParameterError
+from .execute import KERNEL, RunResult, new_verify_dir, run_notebook
 from .export import Exported, export_run, latest_run
 from .findings import Verdict
 from .params import DrillParams
 from .paths import papers_dir, project_root, runs_dir
-from .execute import KERNEL, RunResult, new_verify_dir, run_notebook
 from .pipeline import DrillSpec
 
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2

@@ -43,21 +43,45 @@ EVERYTHING = frozenset(Capability)
 class Deployment(Protocol):
     """The measuring surface every drill uses, whoever runs the components."""
 
-    #: True when the drill started every component (the local stack).
-    owned: bool
-    #: What the drill may do here beyond sending requests.
-    capabilities: frozenset[Capability]
-    #: Where clients send requests (nginx, or the target's ingress).
-    entry: Endpoint
-    #: Where the service's /metrics is read (past the proxy where the drill can reach it).
-    metrics: Endpoint
-    #: The service's request ledger folder (None without Capability.LEDGER).
-    ledger_dir: Path | None
-    #: Seconds until the deployment answered as ready.
-    ready_s: float
-    #: Caps on load (None on the local stack, or on a loopback target without caps).
-    max_rps: float | None
-    max_duration_s: float | None
+    @property
+    def owned(self) -> bool:
+        """True when the drill started every component (the local stack)."""
+        ...
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What the drill may do here beyond sending requests."""
+        ...
+
+    @property
+    def entry(self) -> Endpoint:
+        """Where clients send requests (nginx, or the target's ingress)."""
+        ...
+
+    @property
+    def metrics(self) -> Endpoint:
+        """Where the service's /metrics is read (past the proxy where the drill can reach it)."""
+        ...
+
+    @property
+    def ledger_dir(self) -> Path | None:
+        """The service's request ledger folder (None without Capability.LEDGER)."""
+        ...
+
+    @property
+    def ready_s(self) -> float:
+        """Seconds until the deployment answered as ready."""
+        ...
+
+    @property
+    def max_rps(self) -> float | None:
+        """The cap on requests per second (None: none, as on the local stack)."""
+        ...
+
+    @property
+    def max_duration_s(self) -> float | None:
+        """The cap on seconds of load (None: none)."""
+        ...
 
     def connect(self, **kwargs: Any) -> psycopg.Connection[Any]:
         """A database connection for observing (needs Capability.DATABASE)."""

@@ -230,7 +230,7 @@ def kernel_trial(ending: str, timeout_s: float = 60.0) -> Trial:
             _end(child, ending, timeout_s)
     finally:
         _reap(child)
-    out, err = child.communicate()
+    _out, err = child.communicate()
 
     def kernel_processes() -> list[str]:
         return sorted(tagged_processes_in(claimed)) if claimed else []
@@ -332,7 +332,7 @@ def _export_exception(paper: Path, run_dir: Path, complete: set[bytes]) -> str:
     before = paper.read_bytes()
     real_fsync = os.fsync
 
-    def failing_fsync(fd: int) -> None:
+    def failing_fsync(fd: object) -> None:
         raise OSError(28, "No space left on device (injected)")
 
     os.fsync = failing_fsync
@@ -360,8 +360,9 @@ def matrix(rounds: int, papers: Path, progress=print) -> list[Trial]:
             else:
                 trial = stack_trial(ending, moment)
             trials.append(trial)
+            left = trial.processes_left + trial.dirs_left + trial.files_left
             progress(f"  round {round_no}/{rounds}: {ending:<9} {moment:<17} "
-                     f"{'clean' if trial.clean else 'LEFT ' + str(trial.processes_left + trial.dirs_left + trial.files_left)}"
+                     f"{'clean' if trial.clean else 'LEFT ' + str(left)}"
                      + ("" if trial.on_moment else " (landed after the moment)")
                      + (f"; the next run removed {trial.swept} leftover(s)" if trial.swept else "") + f"; {trial.detail}")
     return trials

@@ -108,7 +108,7 @@ def record(findings: Findings, runs_dir: Path) -> HistoryEntry:
 ANY_TARGET = object()
 
 
-def entries(runs_dir: Path, drill: str | None = None, *, target: str | None | object = ANY_TARGET) -> list[HistoryEntry]:
+def entries(runs_dir: Path, drill: str | None = None, *, target: str | object | None = ANY_TARGET) -> list[HistoryEntry]:
     """History lines, oldest first (a torn or foreign line is skipped, not fatal).
 
     ``target``: ANY_TARGET for every run; None for runs on the local stack only; a URL for runs against it.

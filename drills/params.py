@@ -15,7 +15,7 @@ import dataclasses
 import math
 import typing
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from .errors import ParameterError
 
@@ -108,7 +108,7 @@ class DrillParams:
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ParameterError(unknown[0], values[unknown[0]], f"unknown parameter; known: {', '.join(known)}")
-        converted = {name: _convert(name, value, known[name]) for name, value in values.items()}
+        converted: dict[str, Any] = {name: _convert(name, value, known[name]) for name, value in values.items()}
         return cls(**converted)
 
     @classmethod

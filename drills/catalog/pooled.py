@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..params import DrillParams, require_between, require_connections_fit, split_names
+from ..params import DrillParams, require_between, require_connections_fit
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -37,7 +37,7 @@ def kernel_manager_class() -> type:
     """A kernel manager that talks to its kernel over Unix sockets in a claimed dir and remembers its pid."""
     from jupyter_client.manager import AsyncKernelManager
 
-    class IPCKernelManager(AsyncKernelManager):  # type: ignore[misc]
+    class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
             self.claimed_dir = Path(tempfile.mkdtemp(prefix=KERNEL_DIR_PREFIX))
             claim(self.claimed_dir)

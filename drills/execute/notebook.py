@@ -76,7 +76,7 @@ def run_notebook(drill: DrillSpec[Any, Any], params: DrillParams, *, run_dir: Pa
         reason = (f"timed out after its limit of {time_limit_s:g} s" if timed_out.is_set()
                   else f"{exc.ename}: {exc.evalue}")
         raise NotebookError(drill.name, str(output), reason) from None
-    except Exception as exc:  # noqa: BLE001 - kernel start, I/O: all end the run
+    except Exception as exc:
         raise NotebookError(drill.name, str(output), f"{type(exc).__name__}: {exc}") from exc
     except BaseException:
         # Ctrl-C or SIGTERM: papermill's clean-up will not run; stop the drill's stack ourselves.

@@ -7,12 +7,12 @@ order; the only dates are the run's own).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from ..findings import Findings, Verdict
-from ..history import HistoryEntry, PaperStamp
 from ..findings.table import markdown_table
+from ..history import HistoryEntry, PaperStamp
 from ..params import DrillParams
 
 VERDICT_MARK = {Verdict.HELD: "✅ held", Verdict.FAILED: "❌ failed", Verdict.INCONCLUSIVE: "⚠️ inconclusive",

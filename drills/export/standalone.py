@@ -42,7 +42,9 @@ def self_contained_markdown(paper: Path, others: set[str]) -> str:
             return f"![{label}](data:image/png;base64,{data})"
         if path.name in others:
             return f"[{label}]({path.with_suffix('.html').name})"
-        return f"{label} (in the repository: `{path.relative_to(paper.parent.parent) if path.is_relative_to(paper.parent.parent) else path.name}`)"
+        root = paper.parent.parent
+        shown = path.relative_to(root) if path.is_relative_to(root) else path.name
+        return f"{label} (in the repository: `{shown}`)"
 
     return _LINK.sub(replace, text)
 

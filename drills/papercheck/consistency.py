@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from ..pipeline import DrillSpec
-
 from .report import Problem
 
 _QUOTED = re.compile(r"`([a-z][a-z0-9_]*)\s*=\s*\"?([0-9][0-9.,]*|[a-z,]+)\"?`")

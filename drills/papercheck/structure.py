@@ -49,9 +49,8 @@ def check_structure(paper: Path, text: str, known_drills: set[str]) -> list[Prob
 
     body = prose(text)
     for number, line in enumerate(text.splitlines(), 1):
-        if line not in body:  # inside code, a table row is still checked below
-            if not line.lstrip().startswith("|"):
-                continue
+        if line not in body and not line.lstrip().startswith("|"):  # in code, a table row is still checked
+            continue
         for target in _LINK.findall(line):
             if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
                 continue  # external (not fetched: no network here) or an anchor

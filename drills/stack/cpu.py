@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import os
 import threading
 import time
@@ -68,7 +69,7 @@ class CpuSampler:
         """Highest CPU share of one core (%) any single process used in the window."""
         best = 0.0
         window = self._window(start_s, end_s)
-        for (t0, r0), (t1, r1) in zip(window, window[1:]):
+        for (t0, r0), (t1, r1) in itertools.pairwise(window):
             for pid in set(r0) & set(r1):
                 if t1 > t0:
                     best = max(best, 100.0 * (r1[pid] - r0[pid]) / (t1 - t0))

@@ -7,7 +7,6 @@ with the client's own timeout as an explicit rung, and nothing retried behind th
 from __future__ import annotations
 
 import http.client
-import socket
 import ssl
 import time
 from dataclasses import dataclass
@@ -68,7 +67,7 @@ def http_get(port: int, path: str, *, timeout_s: float, host: str = LOOPBACK, sc
         body = response.read()
         return HttpResult(response.status, body, time.monotonic() - started,
                           server=response.getheader("Server", "") or "")
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return HttpResult(None, b"", time.monotonic() - started, failure="timeout")
     except ConnectionRefusedError:
         return HttpResult(None, b"", time.monotonic() - started, failure="refused")

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from ..errors import ComponentError, ParameterError
 from ..target.guard import check_target_url
-from .ports import LOOPBACK, pick_free_port
 from .cpu import CpuSampler
+from .ports import LOOPBACK, pick_free_port
 from .process import Component, ManagedProcess
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")

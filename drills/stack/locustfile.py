@@ -23,7 +23,6 @@ import random
 import time
 
 import gevent
-
 from locust import FastHttpUser, LoadTestShape, constant, events, task
 
 PLAN = json.loads(os.environ["DRILLS_LOAD_PLAN"])
@@ -61,7 +60,7 @@ class DrillUser(FastHttpUser):
 class Steps(LoadTestShape):
     """Hold each step's user count for its duration, then stop (tick returns None)."""
 
-    def tick(self):  # type: ignore[no-untyped-def]
+    def tick(self) -> tuple[int, float] | None:
         run_time, end = self.get_run_time(), 0.0
         for users, duration_s, spawn_rate in PLAN["steps"]:
             end += duration_s
@@ -73,7 +72,7 @@ class Steps(LoadTestShape):
 
 
 @events.request.add_listener
-def _record(request_type, name, response_time, response_length, response=None, exception=None,  # noqa: ANN001
+def _record(request_type, name, response_time, response_length, response=None, exception=None,
             start_time=None, **_kwargs) -> None:
     status = getattr(response, "status_code", 0) or 0
     headers = getattr(response, "headers", None) or {}

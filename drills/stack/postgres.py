@@ -9,7 +9,6 @@ the ``postgres`` user, because PostgreSQL refuses to run as root.
 from __future__ import annotations
 
 import os
-import pwd
 import secrets
 import signal
 import subprocess
@@ -17,6 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -25,7 +25,7 @@ from psycopg.conninfo import make_conninfo
 from ..errors import ComponentError
 from .binaries import PostgresBinaries, find_postgres
 from .ports import LOOPBACK
-from .process import Component, ManagedProcess, dies_with_parent, end_group
+from .process import Component, ManagedProcess, OsUser, dies_with_parent, end_group
 
 SUPERUSER = "postgres"
 APP_USER = "app"
@@ -91,28 +91,27 @@ class PostgresCluster(Component):
         return make_conninfo(host=LOOPBACK, port=self.port, dbname=DATABASE, user=APP_USER,
                              password=self._password, application_name="drills-service")
 
-    def admin_connect(self, **kwargs: object) -> psycopg.Connection:
+    def admin_connect(self, dbname: str = DATABASE, **kwargs: Any) -> psycopg.Connection[Any]:
         """A superuser connection over the private socket (autocommit)."""
         return psycopg.connect(
             host=str(self.socket_dir),
             port=self.port,
             user=SUPERUSER,
-            dbname=kwargs.pop("dbname", DATABASE),
+            dbname=dbname,
             autocommit=True,
             connect_timeout=5,
             application_name="drills-admin",
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
 
     # -- life cycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
         workdir = self._make_dir()
-        run_as = self._os_user()
-        if run_as is not None:
-            entry = pwd.getpwnam(run_as)
-            os.chown(workdir, entry.pw_uid, entry.pw_gid)
-        self._initdb(run_as)
+        ids = OsUser.named(self._os_user())
+        if ids.user is not None and ids.group is not None:
+            os.chown(workdir, ids.user, ids.group)
+        self._initdb(ids)
         self._take_port()
         argv = [str(self.binaries.postgres), "-D", str(self.data_dir)]
         for name, value in self._server_settings().items():
@@ -122,7 +121,7 @@ class PostgresCluster(Component):
             argv,
             log_path=self.log_path,
             env=_c_locale_env(),
-            run_as=run_as,
+            run_as=self._os_user(),
             stop_signal=signal.SIGINT,  # "fast" shutdown: roll back and disconnect sessions
             death_signal=signal.SIGQUIT,  # "immediate": nobody is left to wait for it
         )
@@ -136,7 +135,7 @@ class PostgresCluster(Component):
         """``SHOW name`` for each name, as the server reports it (with its unit)."""
         with self.admin_connect() as conn:
             return {
-                name: str(conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()[0])
+                name: _one(conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone())
                 for name in names
             }
 
@@ -149,7 +148,7 @@ class PostgresCluster(Component):
 
     def server_version(self) -> str:
         with self.admin_connect() as conn:
-            return str(conn.execute("SHOW server_version").fetchone()[0])
+            return _one(conn.execute("SHOW server_version").fetchone())
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -170,12 +169,11 @@ class PostgresCluster(Component):
         base.update(self.config.settings)
         return base
 
-    def _initdb(self, run_as: str | None) -> None:
+    def _initdb(self, ids: OsUser) -> None:
         pwfile = self.socket_dir / "superuser-password"
         pwfile.write_text(secrets.token_urlsafe(18) + "\n")
-        if run_as is not None:
-            entry = pwd.getpwnam(run_as)
-            os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+        if ids.user is not None and ids.group is not None:
+            os.chown(pwfile, ids.user, ids.group)
         os.chmod(pwfile, 0o600)
         argv = [
             str(self.binaries.initdb),
@@ -188,19 +186,16 @@ class PostgresCluster(Component):
             "--locale=C",
             "--no-sync",
         ]
-        user_kwargs: dict[str, object] = {}
-        if run_as is not None:
-            entry = pwd.getpwnam(run_as)
-            user_kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
         with open(self.log_path, "ab") as log:
             # initdb too must die with the drill: left running after a SIGKILL it went on writing
             # into a data dir the next run's sweep had just removed (found by the fault matrix).
             # Its own process group, so that an interrupted initdb is ended with the postgres
             # bootstrap it runs: killing initdb alone let that child write on into the data dir
             # after the stack had removed it (found by the fault matrix, SIGINT during initdb).
-            proc = subprocess.Popen(  # noqa: S603
+            proc = subprocess.Popen(
                 argv, stdout=log, stderr=subprocess.STDOUT, env=_c_locale_env(), cwd=self.socket_dir,
-                start_new_session=True, preexec_fn=dies_with_parent(), **user_kwargs,  # type: ignore[arg-type]
+                start_new_session=True, preexec_fn=dies_with_parent(),
+                user=ids.user, group=ids.group, extra_groups=ids.extra_groups,
             )
             try:
                 returncode = proc.wait()
@@ -245,6 +240,13 @@ class PostgresCluster(Component):
         if self.dir is None:
             raise ComponentError(self.name, "not started")
         return self.dir
+
+
+def _one(row: tuple[Any, ...] | None) -> str:
+    """The single value of a one-row, one-column answer (SHOW always has one)."""
+    if row is None:
+        raise ComponentError("postgres", "SHOW returned no row")
+    return str(row[0])
 
 
 def _c_locale_env() -> dict[str, str]:

@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -94,13 +95,10 @@ class ManagedProcess:
         """Start the process (not waiting for readiness)."""
         if self._proc is not None:
             raise ComponentError(self.name, "already started")
-        user_kwargs: dict[str, object] = {}
-        if self.run_as is not None and os.geteuid() == 0:
-            entry = pwd.getpwnam(self.run_as)
-            user_kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+        ids = OsUser.named(self.run_as if os.geteuid() == 0 else None)
         in_child = dies_with_parent(self.death_signal)
         with open(self.log_path, "ab") as log:
-            self._proc = subprocess.Popen(  # noqa: S603 - argv is built by this package
+            self._proc = subprocess.Popen(
                 self.argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -109,7 +107,7 @@ class ManagedProcess:
                 cwd=self.cwd,
                 start_new_session=True,
                 preexec_fn=in_child,
-                **user_kwargs,  # type: ignore[arg-type]
+                user=ids.user, group=ids.group, extra_groups=ids.extra_groups,
             )
         with _live_lock:
             _live.add(self)
@@ -287,6 +285,28 @@ def stop_all() -> None:
 atexit.register(stop_all)
 
 
+@dataclass(frozen=True)
+class OsUser:
+    """The OS user and groups a child runs as (all None: this process's own)."""
+
+    user: int | None = None
+    group: int | None = None
+    extra_groups: list[int] | None = None
+
+    @classmethod
+    def named(cls, name: str | None) -> OsUser:
+        """``name``'s uid and gid, and no supplementary groups; this process's own for None."""
+        if name is None:
+            return cls()
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            raise ComponentError(
+                name, f"no OS user {name!r}: PostgreSQL refuses to run as root, so as root the drills run it as "
+                f"{name!r}. Create it (e.g. `useradd --system {name}`), or run the drills as another user") from None
+        return cls(entry.pw_uid, entry.pw_gid, [])
+
+
 def _signal(pid: int, sig: int) -> None:
     try:
         os.kill(pid, sig)
@@ -344,6 +364,7 @@ def _kill_group(pgid: int) -> None:
 def _prctl() -> Callable[..., int] | None:
     """libc's prctl, or None where there is none (the atexit hook still runs)."""
     try:
-        return ctypes.CDLL(None, use_errno=True).prctl  # type: ignore[no-any-return]
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+        return prctl
     except (OSError, AttributeError):
         return None

@@ -94,7 +94,7 @@ class NginxProxy(Component):
 
     def effective_settings(self) -> dict[str, str]:
         """The proxy directives as nginx itself parsed them (``nginx -T``)."""
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(
             [str(self.binary.path), "-T", "-p", str(self.dir), "-c", str(self.conf_path), "-e", str(self.error_log_path)],
             capture_output=True, text=True, check=False, timeout=30,
         )

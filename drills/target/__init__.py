@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..stack.http import Endpoint
 from ..deployment import EVERYTHING, TARGET_DSN_ENV, Capability
 from ..findings import TargetInfo
+from ..stack.http import Endpoint
 from .guard import check_dsn, check_target_url, target_dsn
 
 
@@ -70,4 +70,4 @@ def resolve_target(target_url: str, allow_hosts: str, max_rps: float, max_durati
                       max_duration_s if max_duration_s > 0 else None)
 
 
-__all__ = ["Capability", "EVERYTHING", "TARGET_DSN_ENV", "TargetSpec", "resolve_target"]
+__all__ = ["EVERYTHING", "TARGET_DSN_ENV", "Capability", "TargetSpec", "resolve_target"]

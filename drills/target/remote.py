@@ -77,7 +77,8 @@ class RemoteDeployment:
         }
         if self.spec.dsn:
             with self.connect() as conn:
-                settings["postgres"] = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in _SETTINGS}
+                rows = {name: conn.execute(f"SHOW {name}").fetchone() for name in _SETTINGS}
+            settings["postgres"] = {name: row[0] if row else None for name, row in rows.items()}
         return settings
 
     def component_versions(self) -> dict[str, str]:

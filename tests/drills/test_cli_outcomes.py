@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from drills.paths import notebooks_dir, papers_dir
 
 pytestmark = pytest.mark.slow

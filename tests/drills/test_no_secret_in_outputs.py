@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from drills.catalog import timeout_ladder
 from drills.paths import papers_dir
 

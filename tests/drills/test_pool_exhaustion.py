@@ -6,12 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from drills.catalog import pool_exhaustion
+from drills.execute import run_notebook
 from drills.export import export_run
 from drills.findings import Verdict
 from drills.paths import papers_dir
-from drills.execute import run_notebook
 
 pytestmark = pytest.mark.slow
 

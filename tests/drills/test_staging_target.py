@@ -9,13 +9,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from drills.catalog import load_capacity, timeout_ladder
 from drills.errors import ComponentError, ParameterError
+from drills.execute import run_notebook
 from drills.export import export_run, latest_run
 from drills.findings import Verdict
 from drills.paths import papers_dir
-from drills.execute import run_notebook
 from drills.stack import local_stack
 from drills.stack.ports import pick_free_port
 
@@ -50,7 +49,7 @@ def test_the_ladder_is_judged_on_the_target_as_far_as_it_can_be(ladder_run, stag
     findings = ladder_run.findings
     verdicts = {f.key: f.verdict for f in findings.findings}
     recommended = {k: v for k, v in verdicts.items() if k.startswith("recommended.")}
-    assert recommended == {k: Verdict.HELD for k in recommended}, [
+    assert recommended == dict.fromkeys(recommended, Verdict.HELD), [
         (f.key, f.verdict.value, f.detail) for f in findings.findings if f.key in recommended]
     # With DRILLS_TARGET_DSN the drill sees the target's queries: no-orphan-queries is judged.
     assert "recommended.no-orphan-queries" in recommended
@@ -99,7 +98,7 @@ def test_load_against_the_target_without_a_database(staging, tmp_path: Path, mon
     assert verdicts["shedding.admitted-p99-within-slo"] is Verdict.NOT_JUDGED
     assert verdicts["shedding.excess-fast-503"] is Verdict.NOT_JUDGED
     judged = {k: v for k, v in verdicts.items() if not k.startswith("shedding.")}
-    assert judged == {k: Verdict.HELD for k in judged}, [
+    assert judged == dict.fromkeys(judged, Verdict.HELD), [
         (f.key, f.verdict.value, f.detail) for f in findings.findings if f.key in judged]
     assert [r["run"] for r in findings.observations] == ["recommended", "no-shedding"]
     assert findings.target["database"] is None

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import papermill
 import pytest
-
 from drills.catalog import timeout_ladder
+from drills.execute import run_notebook
 from drills.export import export_run
 from drills.findings import Findings, Verdict
 from drills.paths import notebooks_dir, papers_dir
-from drills.execute import run_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +37,7 @@ def small_run(tmp_path_factory, pg_binaries, nginx_binary):
 def test_notebook_verifies_every_hypothesis(small_run, no_leftovers) -> None:
     findings = small_run.findings
     verdicts = {f.key: f.verdict for f in findings.findings}
-    assert verdicts == {key: Verdict.HELD for key in verdicts}, [
+    assert verdicts == dict.fromkeys(verdicts, Verdict.HELD), [
         (f.key, f.verdict.value, f.detail) for f in findings.findings if f.verdict is not Verdict.HELD]
     assert len(verdicts) == 9 and findings.passed
     assert (small_run.run_dir / "timeout-ladder.ipynb").is_file()

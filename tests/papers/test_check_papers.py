@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from drills.paths import papers_dir
 from drills.papercheck import check_papers, code_blocks
+from drills.paths import papers_dir
 
 pytestmark = pytest.mark.slow  # starts PostgreSQL for the SQL blocks
 

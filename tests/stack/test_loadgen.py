@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from drills.errors import ParameterError
 from drills.stack import ProxyConfig, ServiceConfig, StackConfig, local_stack
 from drills.stack.loadgen import LoadPlan, LoadStep, LocustRun
@@ -26,7 +25,7 @@ def test_locust_workers_send_the_plan_and_every_sample_is_kept(pg_binaries, ngin
     # Raw times, not Locust's buckets: plenty of distinct values around 20 ms.
     assert len({round(s.latency_ms, 1) for s in result.samples}) > 10
     assert all(s.latency_ms >= 20 for s in result.samples)
-    assert 0 < result.throughput(1, skip_s=0.5) and len(result.step_cpu_pct) == 2
+    assert result.throughput(1, skip_s=0.5) > 0 and len(result.step_cpu_pct) == 2
 
 
 @pytest.mark.parametrize("url", ["http://10.0.0.8:8000", "http://example.com", "http://192.168.1.4"])

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from drills.errors import ExitedEarly
 from drills.stack.postgres import PostgresCluster, PostgresConfig
 
@@ -42,9 +41,8 @@ def test_cluster_applies_settings_and_cleans_up(pg_binaries, no_leftovers) -> No
 
 
 def test_bad_setting_exits_early_with_the_server_log(pg_binaries, no_leftovers) -> None:
-    with pytest.raises(ExitedEarly) as info:
-        with PostgresCluster(PostgresConfig(settings={"shared_buffers": "lots"})):
-            pass
+    with pytest.raises(ExitedEarly) as info, PostgresCluster(PostgresConfig(settings={"shared_buffers": "lots"})):
+        pass
     assert "shared_buffers" in info.value.log_tail
 
 

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from drills.errors import ExitedEarly, StartTimeout
 from drills.stack.process import ManagedProcess
 

@@ -10,7 +10,6 @@ import textwrap
 import time
 
 import pytest
-
 from drills.stack import PostgresConfig, ProxyConfig, ServiceConfig, StackConfig, local_stack
 from drills.stack.http import http_get
 from drills.stack.ports import port_answers
@@ -72,10 +71,9 @@ def test_read_back_reports_what_each_component_runs_with(pg_binaries, nginx_bina
 
 def test_an_exception_inside_the_stack_leaves_nothing(pg_binaries, nginx_binary, no_leftovers) -> None:
     ports = []
-    with pytest.raises(RuntimeError, match="drill blew up"):
-        with local_stack(FAST) as stack:
-            ports = [stack.postgres.port, stack.service.port, stack.proxy.port]
-            raise RuntimeError("drill blew up")
+    with pytest.raises(RuntimeError, match="drill blew up"), local_stack(FAST) as stack:
+        ports = [stack.postgres.port, stack.service.port, stack.proxy.port]
+        raise RuntimeError("drill blew up")
     assert not any(port_answers(p) for p in ports)
 
 
@@ -157,7 +155,6 @@ def test_nginx_with_a_bad_directive_exits_early(pg_binaries, nginx_binary, no_le
     from drills.errors import ExitedEarly
     from drills.stack.proxy import NginxProxy
 
-    with pytest.raises(ExitedEarly) as info:
-        with NginxProxy(ProxyConfig(next_upstream="sometimes"), upstream_port=9):
-            pass
+    with pytest.raises(ExitedEarly) as info, NginxProxy(ProxyConfig(next_upstream="sometimes"), upstream_port=9):
+        pass
     assert "proxy_next_upstream" in info.value.log_tail or "sometimes" in info.value.log_tail

@@ -15,10 +15,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from drills.errors import ExportError
+from drills.files import write_atomic
 from drills.findings import (
     FINDINGS_FILE,
     SCHEMA_VERSION,
@@ -32,7 +30,8 @@ from drills.findings import (
     Verdict,
     Within,
 )
-from drills.files import write_atomic
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 SECRET = "hunter2secret"
 

@@ -6,9 +6,15 @@ import math
 from dataclasses import dataclass
 
 import pytest
-
 from drills.catalog.load_capacity import (
-    Measured, Params, Step, judge, knee, littles_law_error_pct, resolvable_in_flight, steps_of,
+    Measured,
+    Params,
+    Step,
+    judge,
+    knee,
+    littles_law_error_pct,
+    resolvable_in_flight,
+    steps_of,
 )
 from drills.errors import ParameterError
 from drills.findings import Finding, Verdict

@@ -13,11 +13,10 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from drills.catalog.timeout_ladder import CONFIGURATIONS, Ladder, Params
 from drills.errors import DrillsError, ParameterError
+from hypothesis import given
+from hypothesis import strategies as st
 
 FIELDS = [f.name for f in dataclasses.fields(Params)]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from drills.catalog.pool_exhaustion import Params, Run, judge
 from drills.errors import ParameterError
 from drills.findings import Verdict

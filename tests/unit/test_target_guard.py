@@ -7,11 +7,10 @@ import socket
 import time
 
 import pytest
-
 from drills.catalog import load_capacity, pool_exhaustion, timeout_ladder
-from drills.pipeline.targets import RateCap, capabilities_of, pg_seconds, restrict
 from drills.errors import ParameterError
 from drills.findings import AtLeast, Hypothesis, Verdict
+from drills.pipeline.targets import RateCap, capabilities_of, pg_seconds, restrict
 from drills.stack.loadgen import LoadPlan, LoadStep
 from drills.target import Capability, resolve_target
 from drills.target.guard import check_target_url, is_loopback

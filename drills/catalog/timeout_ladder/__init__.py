@@ -55,5 +55,15 @@ SPEC: DrillSpec[Params, LadderRun] = DrillSpec(
     headlines=("recommended.no-orphan-queries", "inverted.orphan-queries"),
 )
 
-__all__ = ["CONFIGURATIONS", "PLACEMENTS", "SPEC", "LadderRun", "Ladder", "LogEvidence", "Observation", "Params",
-           "classify", "judge"]
+__all__ = [
+    "CONFIGURATIONS",
+    "PLACEMENTS",
+    "SPEC",
+    "Ladder",
+    "LadderRun",
+    "LogEvidence",
+    "Observation",
+    "Params",
+    "classify",
+    "judge",
+]

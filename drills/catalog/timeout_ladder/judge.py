@@ -34,7 +34,7 @@ def _log_count(runs: Mapping[str, LadderRun], configuration: str, name: str) -> 
 def on_time(hypothesis: Hypothesis, observations: list[Observation], layer: str, params: Params) -> Finding:
     """Share of requests predicted to be cut by ``layer`` that were, within tolerance of the time."""
     expected = [o for o in observations if o.expected == layer]
-    good, deviations, wrong = 0, [], Counter()
+    good, deviations, wrong = 0, [], Counter[str]()
     for o in expected:
         deviation = o.latency_s - o.expected_at_s
         if o.outcome == layer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 
@@ -41,6 +42,6 @@ class Ladder:
         """One delay inside every band the rungs make, plus one beyond the outermost rung."""
         edges = sorted({timeout for _, timeout in self.rungs()})
         points = [edges[0] / 2]
-        points += [(low + high) / 2 for low, high in zip(edges, edges[1:])]
+        points += [(low + high) / 2 for low, high in itertools.pairwise(edges)]
         points.append(edges[-1] + min(1.0, edges[-1] / 4))
         return [round(p, 6) for p in points]

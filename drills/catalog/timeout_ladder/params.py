@@ -6,7 +6,12 @@ import math
 from dataclasses import dataclass
 
 from ...params import (
-    DrillParams, require_between, require_choices, require_connections_fit, require_less, require_positive,
+    DrillParams,
+    require_between,
+    require_choices,
+    require_connections_fit,
+    require_less,
+    require_positive,
     split_names,
 )
 from .ladder import Ladder
