@@ -30,9 +30,10 @@ from .targets import capabilities_of, check_target_settings, open_deployment, re
 PARTIAL_FILE = "partial.json"
 
 
-def run_drill(spec: DrillSpec[P, M], params: P, run_dir: Path, progress: Progress | None = None) -> Findings:
+def run_drill(spec: DrillSpec[P, M], params: P, run_dir: Path | str, progress: Progress | None = None) -> Findings:
     """Run ``spec`` with ``params``; save its findings and charts in ``run_dir``; return the findings."""
     say = progress or print_progress
+    run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     target = params.target()
     started_at, clock = provenance.utc_now(), time.monotonic()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from ..deployment import Capability, Deployment
-from ..findings import Chart, Finding, Findings
+from ..findings import Chart, Finding
 from ..params import DrillParams
 from ..stack import StackConfig
 
@@ -102,9 +102,3 @@ class DrillSpec(Generic[P, M]):
     def params_from(self, namespace: Mapping[str, object]) -> P:
         """The drill's parameters from a notebook's globals (checked; unknown names refused)."""
         return self.params.from_namespace(namespace)
-
-    def run(self, params: P, run_dir: Path | str, progress: Progress | None = None) -> Findings:
-        """Run the drill; write ``findings.json`` and the charts into ``run_dir``; return the findings."""
-        from .loop import run_drill
-
-        return run_drill(self, params, Path(run_dir), progress)

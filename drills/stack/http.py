@@ -11,7 +11,7 @@ import ssl
 import time
 from dataclasses import dataclass
 
-from .ports import LOOPBACK
+from .ports import LOOPBACK, is_loopback
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,6 @@ class Endpoint:
     @property
     def local(self) -> bool:
         """Loopback, judged from the host as written (no name lookup)."""
-        from ..target.guard import is_loopback
-
         return is_loopback(self.host)
 
     def get(self, path: str, *, timeout_s: float) -> HttpResult:

@@ -1,7 +1,8 @@
-"""Free loopback ports, picked at run time so that two runs can share a machine."""
+"""Loopback addresses and free ports on them, picked at run time so that two runs can share a machine."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 LOOPBACK = "127.0.0.1"
@@ -25,4 +26,19 @@ def port_answers(port: int, host: str = LOOPBACK, timeout_s: float = 0.2) -> boo
         with socket.create_connection((host, port), timeout=timeout_s):
             return True
     except OSError:
+        return False
+
+
+#: Names that mean this machine whatever the resolver says.
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """True for a loopback address or the name ``localhost``, judged from the text alone."""
+    host = host.strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
         return False

@@ -8,7 +8,6 @@ chose. A host counts as loopback only when it is written as one (``127.0.0.0/8``
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from urllib.parse import urlsplit
 
@@ -17,21 +16,7 @@ import psycopg.conninfo
 from ..deployment import TARGET_DSN_ENV
 from ..errors import ParameterError
 from ..stack.http import Endpoint
-
-#: The environment variable a target's database DSN comes from. Never a notebook parameter:
-#: papermill writes every parameter into the executed notebook.
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
-
-
-def is_loopback(host: str) -> bool:
-    """True for a loopback address or the name ``localhost``, judged from the text alone."""
-    host = host.strip("[]").lower()
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from ..stack.ports import is_loopback
 
 
 def allowed_hosts(allow_hosts: str) -> frozenset[str]:

@@ -103,7 +103,7 @@ def run_notebook_cells(port: int, kernel_id: str, parameters: str, upto_run: boo
     parameters cell; ``upto_run`` stops before the cell that runs the drill."""
     notebook = nbformat.read(notebooks_dir() / "timeout-ladder.ipynb", as_version=4)
     for cell in [c for c in notebook.cells if c.cell_type == "code"]:
-        if upto_run and "drill.run(" in cell.source:
+        if upto_run and "run_drill(" in cell.source:
             return
         execute(port, kernel_id, cell.source)
         if "parameters" in cell.metadata.get("tags", []):
@@ -152,7 +152,7 @@ def test_interrupt_and_restart_of_the_kernel_in_jupyterlab_leave_nothing(
         run_notebook_cells(port, kernel, LONG, upto_run=True)
 
         # Interrupt while the drill's requests flow.
-        ws, msg_id = start_execute(port, kernel, "findings = drill.run(params, run_dir)")
+        ws, msg_id = start_execute(port, kernel, "findings = run_drill(drill, params, run_dir)")
         wait_for_stack(list_stack_processes)
         time.sleep(1.0)
         api(port, f"/api/kernels/{kernel}/interrupt", "POST")
@@ -167,7 +167,7 @@ def test_interrupt_and_restart_of_the_kernel_in_jupyterlab_leave_nothing(
         execute(port, kernel, "assert 1 + 1 == 2")  # the kernel lives on
 
         # Restart while the drill runs again.
-        ws, _ = start_execute(port, kernel, "findings = drill.run(params, run_dir)")
+        ws, _ = start_execute(port, kernel, "findings = run_drill(drill, params, run_dir)")
         wait_for_stack(list_stack_processes)
         time.sleep(1.0)
         api(port, f"/api/kernels/{kernel}/restart", "POST")

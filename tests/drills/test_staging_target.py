@@ -15,6 +15,7 @@ from drills.execute import run_notebook
 from drills.export import export_run, latest_run
 from drills.findings import Verdict
 from drills.paths import papers_dir
+from drills.pipeline import run_drill
 from drills.stack import local_stack
 from drills.stack.ports import pick_free_port
 
@@ -93,7 +94,7 @@ def test_load_against_the_target_without_a_database(staging, tmp_path: Path, mon
         "target_url": staging.entry.url, "hold_s": 0.05, "workers": 1, "pool_max_size": 4, "pool_timeout_s": 0.5,
         "rate_steps": "20,60,100,120", "step_s": 4.5, "pacing_s": 1.0, "slo_p99_ms": 150.0,
         "overload_rate": 160.0, "overload_s": 4.5, "configurations": "recommended,shedding"})
-    findings = load_capacity.SPEC.run(params, tmp_path / "run", progress=lambda _m: None)
+    findings = run_drill(load_capacity.SPEC, params, tmp_path / "run", progress=lambda _m: None)
     verdicts = {f.key: f.verdict for f in findings.findings}
     assert verdicts["shedding.admitted-p99-within-slo"] is Verdict.NOT_JUDGED
     assert verdicts["shedding.excess-fast-503"] is Verdict.NOT_JUDGED
@@ -107,13 +108,13 @@ def test_load_against_the_target_without_a_database(staging, tmp_path: Path, mon
 def test_a_target_that_reports_other_settings_is_refused_before_any_load(staging, tmp_path: Path) -> None:
     params = timeout_ladder.Params.from_mapping({**LADDER, "request_budget_s": 0.9, "target_url": staging.entry.url})
     with pytest.raises(ParameterError, match="the target reports request_budget_s = 0.8"):
-        timeout_ladder.SPEC.run(params, tmp_path / "run", progress=lambda _m: None)
+        run_drill(timeout_ladder.SPEC, params, tmp_path / "run", progress=lambda _m: None)
 
 
 def test_a_target_that_is_not_the_drills_service_is_refused(tmp_path: Path) -> None:
     params = timeout_ladder.Params.from_mapping({**LADDER, "target_url": f"http://127.0.0.1:{pick_free_port()}"})
     with pytest.raises(ComponentError, match="did not answer GET /config"):
-        timeout_ladder.SPEC.run(params, tmp_path / "run", progress=lambda _m: None)
+        run_drill(timeout_ladder.SPEC, params, tmp_path / "run", progress=lambda _m: None)
 
 
 def test_cli_refuses_a_host_not_allowed_in_one_line_before_anything_starts(tmp_path: Path) -> None:
@@ -147,7 +148,7 @@ def test_pool_exhaustion_against_the_target_with_a_database(staging, tmp_path: P
         "target_url": staging.entry.url, "hold_s": 0.05, "workers": 1, "pool_min_size": 2, "pool_max_size": 4,
         "pool_timeout_s": 0.5, "concurrency_steps": "4,16,32,64", "step_s": 3.0, "warmup_s": 1.0,
         "oversubscribed_pool_max_size": 8})
-    findings = pool_exhaustion.SPEC.run(params, tmp_path / "run", progress=lambda _m: None)
+    findings = run_drill(pool_exhaustion.SPEC, params, tmp_path / "run", progress=lambda _m: None)
     verdicts = {f.key: f for f in findings.findings}
     for key in ("oversubscribed.refused-connections", "bounded.fails-fast", "recommended.no-refused-connections"):
         assert verdicts[key].verdict is Verdict.NOT_JUDGED, key
