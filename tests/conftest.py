@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from drills.errors import MissingBinary
 from drills.stack.leftovers import PREFIXES, RUN_TAG_VARIABLE, owner_tag, tagged_processes
 

@@ -63,10 +63,12 @@ class Measuring(Generic[P]):
                 "max_duration_s": self.deployment.max_duration_s}
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class DrillSpec(Generic[P, M]):
     """A drill: its paper and notebook, parameters, configurations, and the four steps of its
-    pipeline (measure, judge, tabulate, draw). ``M`` is what one measurement produces."""
+    pipeline (measure, judge, tabulate, draw). ``M`` is what one measurement produces.
+
+    Compared and hashed by identity: each drill has one spec, in the registry."""
 
     name: str
     #: File under papers/ whose verified section this drill writes.

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from drills.paths import notebooks_dir, papers_dir
 
 pytestmark = pytest.mark.slow
@@ -43,7 +44,7 @@ def test_a_failed_recommended_hypothesis_exits_1_and_is_exported(project, pg_bin
     # Everything of one verify lands in one folder: runs/<UTC timestamp>/<drill>/.
     run_dir = next((Path(project["DRILLS_RUNS_DIR"])).glob("*/timeout-ladder"))
     report = (run_dir / "timeout-ladder.html").read_text(encoding="utf-8")
-    assert "heartbeat.blocked-loop-killed" in report and "Params.from_namespace" not in report  # code hidden
+    assert "heartbeat.blocked-loop-killed" in report and "params_from" not in report  # code hidden
     history = drills(project, "history").stdout
     assert re.search(r"timeout-ladder\s+FAILED\s+2 held, 0 failed, 7 inconclusive", history), history
 
@@ -54,5 +55,5 @@ def test_a_drill_over_its_time_limit_is_stopped_and_exits_2(project, pg_binaries
     assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
     assert "timed out after its limit of 8 s" in result.stderr
     run_dir = next((Path(project["DRILLS_RUNS_DIR"])).glob("*-timeout-ladder"))
-    assert (run_dir / "partial-observations.json").is_file() and (run_dir / "timeout-ladder.html").is_file()
+    assert (run_dir / "partial.json").is_file() and (run_dir / "timeout-ladder.html").is_file()
     assert not (run_dir / "findings.json").exists()

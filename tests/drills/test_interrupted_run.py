@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -34,5 +35,8 @@ def test_interrupting_drills_run_stops_the_stack_and_keeps_what_was_measured(
             proc.kill()
     assert proc.returncode != 0
     run_dir = next(env_runs.glob("*-timeout-ladder"))
-    assert (run_dir / "partial-observations.json").is_file(), "what was measured is kept"
+    partial = json.loads((run_dir / "partial.json").read_text(encoding="utf-8"))
+    # What was measured is kept, and the run says where it stopped.
+    assert partial["stopped_at"].startswith("configuration 1/3 (recommended), measuring"), partial["stopped_at"]
+    assert "KeyboardInterrupt" in partial["error"] and partial["in_progress"]["rows"], partial
     assert not (run_dir / "findings.json").exists(), "an interrupted run is not exported as finished"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from drills.paths import notebooks_dir
 from drills.stack.ports import pick_free_port
 

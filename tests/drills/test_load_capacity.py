@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from drills.catalog import load_capacity
 from drills.execute import run_notebook
 from drills.findings import Verdict

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from drills.catalog import timeout_ladder
 from drills.paths import papers_dir
 

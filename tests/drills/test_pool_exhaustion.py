@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from drills.catalog import pool_exhaustion
 from drills.execute import run_notebook
 from drills.export import export_run

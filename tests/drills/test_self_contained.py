@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from drills.export.standalone import export_self_contained
 from drills.paths import papers_dir
 from drills.stack.ports import pick_free_port

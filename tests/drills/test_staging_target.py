@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from drills.catalog import load_capacity, timeout_ladder
 from drills.errors import ComponentError, ParameterError
 from drills.execute import run_notebook
@@ -58,7 +59,7 @@ def test_the_ladder_is_judged_on_the_target_as_far_as_it_can_be(ladder_run, stag
     assert len(others) == 4 and all(f.verdict is Verdict.NOT_JUDGED for f in others)
     assert all("settings of its own" in f.detail and "logs" in f.detail for f in others)
     assert findings.passed
-    assert findings.target["url"] == staging.entry.url and findings.target["database"]
+    assert findings.target.url == staging.entry.url and findings.target.database
     # It only sent requests: the target's own processes are all still there and it still answers.
     assert staging.entry.get("/healthz", timeout_s=5).status == 200
     assert staging.service.pid in list_stack_processes()
@@ -72,7 +73,7 @@ def test_a_target_run_is_exported_only_when_named_and_says_where_it_ran(ladder_r
     shutil.copy(papers_dir() / timeout_ladder.SPEC.paper, paper)
     export_run(paper, ladder_run.run_dir)
     text = paper.read_text(encoding="utf-8")
-    assert f"against the target `{ladder_run.findings.target['url']}`" in text
+    assert f"against the target `{ladder_run.findings.target.url}`" in text
     assert "➖ not judged" in text and "does not gate the run" in text
 
 
@@ -102,7 +103,7 @@ def test_load_against_the_target_without_a_database(staging, tmp_path: Path, mon
     assert judged == dict.fromkeys(judged, Verdict.HELD), [
         (f.key, f.verdict.value, f.detail) for f in findings.findings if f.key in judged]
     assert [r["run"] for r in findings.observations] == ["recommended", "no-shedding"]
-    assert findings.target["database"] is None
+    assert findings.target.database is None
 
 
 def test_a_target_that_reports_other_settings_is_refused_before_any_load(staging, tmp_path: Path) -> None:

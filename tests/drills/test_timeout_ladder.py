@@ -9,6 +9,7 @@ from pathlib import Path
 
 import papermill
 import pytest
+
 from drills.catalog import timeout_ladder
 from drills.execute import run_notebook
 from drills.export import export_run

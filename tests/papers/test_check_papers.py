@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from drills.papercheck import check_papers, code_blocks
 from drills.paths import papers_dir
 

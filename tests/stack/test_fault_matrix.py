@@ -6,9 +6,9 @@ that is not a complete export, no temp file after the next export. `make bench` 
 from __future__ import annotations
 
 import pytest
-from drills.paths import papers_dir
 
 from drills import faults
+from drills.paths import papers_dir
 
 pytestmark = pytest.mark.slow
 

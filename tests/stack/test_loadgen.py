@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from drills.errors import ParameterError
 from drills.stack import ProxyConfig, ServiceConfig, StackConfig, local_stack
 from drills.stack.loadgen import LoadPlan, LoadStep, LocustRun

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from drills.errors import ExitedEarly
 from drills.stack.postgres import PostgresCluster, PostgresConfig
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from drills.errors import ExitedEarly, StartTimeout
 from drills.stack.process import ManagedProcess
 

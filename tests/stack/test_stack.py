@@ -10,6 +10,7 @@ import textwrap
 import time
 
 import pytest
+
 from drills.stack import PostgresConfig, ProxyConfig, ServiceConfig, StackConfig, local_stack
 from drills.stack.http import http_get
 from drills.stack.ports import port_answers

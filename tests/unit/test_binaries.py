@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from drills.errors import MissingBinary
 from drills.stack import binaries
 from drills.stack.binaries import PG_PROGRAMS, find_nginx, find_postgres

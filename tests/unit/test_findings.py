@@ -15,6 +15,9 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from drills.errors import ExportError
 from drills.files import write_atomic
 from drills.findings import (
@@ -30,8 +33,6 @@ from drills.findings import (
     Verdict,
     Within,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 SECRET = "hunter2secret"
 

@@ -14,6 +14,9 @@ import math
 from collections.abc import Iterable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from drills.catalog.timeout_ladder import (
     CONFIGURATIONS,
     PLACEMENTS,
@@ -28,8 +31,6 @@ from drills.catalog.timeout_ladder import (
 from drills.catalog.timeout_ladder.judge import on_time
 from drills.findings import AtLeast, Findings, Hypothesis, Provenance, Verdict
 from drills.stack.http import HttpResult
-from hypothesis import given
-from hypothesis import strategies as st
 
 RECOMMENDED = Ladder("recommended", 1.0, 1.5, 2.5, 4.0)
 INVERTED = Ladder("inverted", 2.0, 3.0, 1.0, 4.0)

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 import pytest
+
 from drills.catalog.load_capacity import (
     Measured,
     Params,

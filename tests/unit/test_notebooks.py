@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from drills.paths import notebooks_dir, papers_dir
 
 from drills import catalog
+from drills.paths import notebooks_dir, papers_dir
 
 
 @pytest.mark.parametrize("drill", catalog.all_drills(), ids=lambda d: d.name)

@@ -13,10 +13,11 @@ import os
 from pathlib import Path
 
 import pytest
-from drills.catalog.timeout_ladder import CONFIGURATIONS, Ladder, Params
-from drills.errors import DrillsError, ParameterError
 from hypothesis import given
 from hypothesis import strategies as st
+
+from drills.catalog.timeout_ladder import CONFIGURATIONS, Ladder, Params
+from drills.errors import DrillsError, ParameterError
 
 FIELDS = [f.name for f in dataclasses.fields(Params)]
 

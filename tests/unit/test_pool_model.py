@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from drills.catalog.pool_exhaustion import Params, Run, judge
 from drills.errors import ParameterError
 from drills.findings import Verdict

@@ -12,13 +12,14 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from drills.export.render import VERDICT_MARK, markdown_table, render_block
 from drills.findings import AtLeast, AtMost, Chart, Findings, Hypothesis, Provenance
 from drills.history import PaperStamp
 from drills.redact import redact
 from drills.stack.proxy import READ_BACK_DIRECTIVES, ProxyConfig, parse_directives, render_config
-from hypothesis import given
-from hypothesis import strategies as st
 
 PREFIX = Path("/tmp/drills-nginx-test")
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from drills.errors import ExportError
-from drills.export.splice import begin_marker, end_marker, has_markers, splice
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+
+from drills.errors import ExportError
+from drills.export.splice import begin_marker, end_marker, has_markers, splice
 
 KEY = "timeout-ladder"
 BEGIN = begin_marker(KEY)

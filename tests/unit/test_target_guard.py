@@ -7,6 +7,7 @@ import socket
 import time
 
 import pytest
+
 from drills.catalog import load_capacity, pool_exhaustion, timeout_ladder
 from drills.errors import ParameterError
 from drills.findings import AtLeast, Hypothesis, Verdict
