@@ -28,8 +28,8 @@ from pathlib import Path
 
 from .stack import StackConfig, local_stack
 from .stack.binaries import find_postgres
+from .stack.children import OsUser
 from .stack.ports import pick_free_port
-from .stack.process import OsUser
 
 
 def bare_postgres_start() -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict
 
 if TYPE_CHECKING:
     import psycopg
@@ -38,6 +38,19 @@ class Capability(str, enum.Enum):
 
 #: The local stack: the drill started every component, so it can do everything.
 EVERYTHING = frozenset(Capability)
+
+
+class ReadBack(TypedDict, total=False):
+    """The settings each component reported itself, as findings keep them per configuration."""
+
+    #: PostgreSQL's ``SHOW`` of each setting, as it prints it ("500ms", "20").
+    postgres: dict[str, str]
+    #: Gunicorn's and the Uvicorn worker's effective config, and the app's /config answer.
+    service: dict[str, Any]
+    #: nginx's directives as ``nginx -T`` parsed them (or why they cannot be read).
+    nginx: dict[str, str]
+    #: A target the drill does not own, as it was described (no credentials).
+    target: dict[str, Any]
 
 
 class Deployment(Protocol):
@@ -87,7 +100,7 @@ class Deployment(Protocol):
         """A database connection for observing (needs Capability.DATABASE)."""
         ...
 
-    def read_back(self) -> dict[str, Any]:
+    def read_back(self) -> ReadBack:
         """Every component's effective settings, as far as the drill can read them."""
         ...
 

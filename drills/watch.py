@@ -257,9 +257,6 @@ class PoolWatch:
         if self._error is not None:
             raise MeasurementError(f"pool sampling failed: {self._error}") from self._error
 
-    def between(self, start_s: float, end_s: float) -> list[PoolReading]:
-        return [r for r in self.readings if start_s <= r.at_s < end_s]
-
     def _loop(self) -> None:
         conn: psycopg.Connection | None = None
         try:

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from ..deployment import EVERYTHING, Capability, LogSource
+from ..deployment import EVERYTHING, Capability, LogSource, ReadBack
 from .binaries import find_nginx, find_postgres
 from .http import Endpoint
 from .leftovers import sweep
@@ -107,7 +107,7 @@ class LocalStack:
     def describe(self) -> str:
         return f"proxy on 127.0.0.1:{self.proxy.port}"
 
-    def read_back(self) -> dict[str, Any]:
+    def read_back(self) -> ReadBack:
         """Every component's effective settings, read from the component itself."""
         return {
             "postgres": self.postgres.show(*POSTGRES_READ_BACK),

@@ -153,9 +153,6 @@ class LoadResult:
         done = [s for s in self.step_samples(index, skip_s=skip_s) if status is None or s.status == status]
         return len(done) / max(1e-9, end - start - skip_s)
 
-    def generator_saturated(self, index: int) -> bool:
-        return self.step_cpu_pct[index] >= SATURATED_CPU_PCT or any("CPU usage" in w for w in self.warnings)
-
 
 class LocustRun(Component):
     """``with LocustRun(plan) as run: result = run.wait()`` — Locust's processes, always ended."""

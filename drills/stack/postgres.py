@@ -24,8 +24,9 @@ from psycopg.conninfo import make_conninfo
 
 from ..errors import ComponentError
 from .binaries import PostgresBinaries, find_postgres
+from .children import OsUser, dies_with_parent, end_group
 from .ports import LOOPBACK
-from .process import Component, ManagedProcess, OsUser, dies_with_parent, end_group
+from .process import Component, ManagedProcess
 
 SUPERUSER = "postgres"
 APP_USER = "app"

@@ -18,25 +18,21 @@ How each ending is covered:
 from __future__ import annotations
 
 import atexit
-import ctypes
 import os
-import pwd
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from ..errors import ComponentError, ExitedEarly, StartTimeout
+from .children import OsUser, dies_with_parent, kill_group, signal_quietly
 
-_PR_SET_PDEATHSIG = 1
 _live: set[ManagedProcess] = set()
 _live_lock = threading.Lock()
 
@@ -155,13 +151,13 @@ class ManagedProcess:
             return None
         try:
             if proc.poll() is None:
-                _signal(proc.pid, self.stop_signal)
+                signal_quietly(proc.pid, self.stop_signal)
                 try:
                     proc.wait(timeout=self.grace_s)
                 except subprocess.TimeoutExpired:
                     pass
             # Whatever is still in the group (a worker the master lost track of) goes now.
-            _kill_group(proc.pid)
+            kill_group(proc.pid)
             try:
                 return proc.wait(timeout=5)
             except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL did not land
@@ -283,88 +279,3 @@ def stop_all() -> None:
 
 
 atexit.register(stop_all)
-
-
-@dataclass(frozen=True)
-class OsUser:
-    """The OS user and groups a child runs as (all None: this process's own)."""
-
-    user: int | None = None
-    group: int | None = None
-    extra_groups: list[int] | None = None
-
-    @classmethod
-    def named(cls, name: str | None) -> OsUser:
-        """``name``'s uid and gid, and no supplementary groups; this process's own for None."""
-        if name is None:
-            return cls()
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            raise ComponentError(
-                name, f"no OS user {name!r}: PostgreSQL refuses to run as root, so as root the drills run it as "
-                f"{name!r}. Create it (e.g. `useradd --system {name}`), or run the drills as another user") from None
-        return cls(entry.pw_uid, entry.pw_gid, [])
-
-
-def _signal(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def dies_with_parent(sig: int = signal.SIGKILL) -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child get ``sig`` when its parent dies (Linux), so that even
-    a SIGKILLed drill leaves no child running (None elsewhere: the atexit hook still runs).
-
-    It runs after the uid change (which would clear the setting); the kernel signals the child when
-    the thread that forked it dies, so call Popen from a thread that lives as long as the child.
-    libc's ``prctl`` is looked up here, in the parent: between fork and exec the child may only
-    make async-signal-safe calls, and loading a library there can deadlock on a lock that another
-    thread of the parent (a sampler) held at the fork.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = _prctl()
-    if prctl is None:
-        return None
-    parent_pid = os.getpid()
-    signal_number = int(sig)
-
-    def in_child() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal_number, 0, 0, 0)
-        if os.getppid() != parent_pid:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return in_child
-
-
-def end_group(proc: subprocess.Popen, timeout_s: float = 5.0) -> None:
-    """SIGKILL ``proc``'s whole process group (it was started in a session of its own) and wait
-    until no member is left, so that nothing of it writes after the caller cleans up."""
-    _kill_group(proc.pid)
-    proc.wait()
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(proc.pid, 0)
-        except (ProcessLookupError, PermissionError):
-            return
-        time.sleep(0.01)
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _prctl() -> Callable[..., int] | None:
-    """libc's prctl, or None where there is none (the atexit hook still runs)."""
-    try:
-        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
-        return prctl
-    except (OSError, AttributeError):
-        return None

@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from ..deployment import Capability, LogSource
+from ..deployment import Capability, LogSource, ReadBack
 from ..errors import ComponentError, MeasurementError
 from . import TargetSpec
 
@@ -69,8 +69,8 @@ class RemoteDeployment:
         return psycopg.connect(self.spec.dsn, autocommit=True, connect_timeout=5,
                                application_name="drills-observer", **kwargs)
 
-    def read_back(self) -> dict[str, Any]:
-        settings: dict[str, Any] = {
+    def read_back(self) -> ReadBack:
+        settings: ReadBack = {
             "target": self.spec.describe().to_dict(),
             "service": {"workers": "not readable on a target", **self.app_settings()},
             "nginx": {"note": "the target's proxy is not the drill's: its timeouts are not read back"},
@@ -78,7 +78,7 @@ class RemoteDeployment:
         if self.spec.dsn:
             with self.connect() as conn:
                 rows = {name: conn.execute(f"SHOW {name}").fetchone() for name in _SETTINGS}
-            settings["postgres"] = {name: row[0] if row else None for name, row in rows.items()}
+            settings["postgres"] = {name: str(row[0]) if row else "" for name, row in rows.items()}
         return settings
 
     def component_versions(self) -> dict[str, str]:

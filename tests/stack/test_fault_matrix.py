@@ -65,7 +65,7 @@ def test_an_unchanged_export_still_removes_a_killed_exports_temp_files(tmp_path)
     paper = tmp_path / "papers" / timeout_ladder.SPEC.paper
     paper.parent.mkdir()
     shutil.copy(papers_dir() / timeout_ladder.SPEC.paper, paper)
-    run_dir = faults._fake_run(tmp_path / "runs", timeout_ladder.SPEC.name, timeout_ladder.SPEC.paper, 1)
+    run_dir = faults.fake_run(tmp_path / "runs", timeout_ladder.SPEC.name, timeout_ladder.SPEC.paper, 1)
     export_run(paper, run_dir)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True).stdout.strip()
