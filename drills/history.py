@@ -1,12 +1,17 @@
 """Run history and paper status: what was verified when, and which papers have gone stale.
 
-Every finished drill run — from ``drills run`` or ``verify``, JupyterLab or plain papermill, since
-the run loop records it — appends one :class:`HistoryEntry` to ``runs/history.jsonl`` (drill, time,
-commit, parameters, verdicts, headline measurements). The export writes a :class:`PaperStamp` (the
-run, its verdicts and the prose's hash, as JSON in a comment) into each verified section, and
-:func:`paper_status` reads that back: verdicts travel as data, never parsed out of rendered Markdown.
-A paper is *stale* when its prose changed after its verification, or its verification is older than
-a threshold.
+Two histories, one line (:class:`HistoryEntry`) per run:
+
+* ``runs/history.jsonl`` — every finished drill run on this machine, from ``drills run`` or
+  ``verify``, JupyterLab or plain papermill (the run loop records it); ``drills history`` shows it.
+* ``papers/history/<drill>.jsonl`` — the verifications exported into the paper, committed with it:
+  small (verdicts and headline figures, no samples), append-only, one line per run, so the paper's
+  trend and "changed since" lines survive a fresh clone, a CI runner and cron.
+
+The export also writes a :class:`PaperStamp` (the run, its verdicts and the prose's hash, as JSON in
+a comment) into each verified section, and :func:`paper_status` reads that back: verdicts travel as
+data, never parsed out of rendered Markdown. A paper is *stale* when its prose changed after its
+verification, or its verification is older than a threshold.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from typing import Any
 from .findings import Findings
 
 HISTORY_FILE = "history.jsonl"
+#: The folder beside the papers that holds each drill's committed verification history.
+PAPERS_HISTORY_DIR = "history"
 _STAMP = re.compile(r"<!-- verified-run: (\{.*?\}) -->")
 _VERIFY_FOLDER = re.compile(r"^\d{8}T\d{6}Z(\.\d+)?$")
 
@@ -93,15 +100,25 @@ class HistoryEntry:
 
 
 def record(findings: Findings, runs_dir: Path) -> HistoryEntry:
-    """Append one line for ``findings`` to the history; one write, so concurrent runs never interleave."""
+    """Append one line for ``findings`` to ``runs_dir``'s history."""
     entry = HistoryEntry.of(findings)
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(runs_dir / HISTORY_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    append(runs_dir / HISTORY_FILE, entry)
+    return entry
+
+
+def append(path: Path, entry: HistoryEntry) -> None:
+    """Append ``entry`` as one line: one write, so concurrent writers never interleave."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, (entry.to_json() + "\n").encode("utf-8"))
     finally:
         os.close(fd)
-    return entry
+
+
+def paper_history(papers: Path, drill: str) -> Path:
+    """The committed verification history of ``drill``'s paper: ``papers/history/<drill>.jsonl``."""
+    return papers / PAPERS_HISTORY_DIR / f"{drill}.jsonl"
 
 
 #: ``entries(target=ANY_TARGET)``: runs on the local stack and against targets alike.
@@ -109,11 +126,15 @@ ANY_TARGET = object()
 
 
 def entries(runs_dir: Path, drill: str | None = None, *, target: str | object | None = ANY_TARGET) -> list[HistoryEntry]:
-    """History lines, oldest first (a torn or foreign line is skipped, not fatal).
+    """``runs_dir``'s history lines, oldest first (see :func:`read`)."""
+    return read(runs_dir / HISTORY_FILE, drill, target=target)
+
+
+def read(path: Path, drill: str | None = None, *, target: str | object | None = ANY_TARGET) -> list[HistoryEntry]:
+    """History lines of ``path`` in the order written (a torn or foreign line is skipped, not fatal).
 
     ``target``: ANY_TARGET for every run; None for runs on the local stack only; a URL for runs against it.
     """
-    path = runs_dir / HISTORY_FILE
     out = []
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from ..errors import ExportError
 from ..files import remove_orphaned_temp_files, write_atomic
 from ..findings import FINDINGS_FILE, Findings
-from ..history import entries, runs_root
+from ..history import HistoryEntry, append, paper_history, read
 from ..redact import redact
 from .render import render_block
 from .splice import splice
@@ -71,10 +72,13 @@ def export_run(paper: Path, run_dir: Path, headlines: Sequence[str] = ()) -> Exp
     for folder in (paper.parent, figures_dir):
         remove_orphaned_temp_files(folder)
     links = {c.name: f"{FIGURES}/{findings.drill}-{c.name}.png" for c in findings.charts}
-    # The runs of this drill up to this one, from runs/history.jsonl beside the run folders.
-    runs = [e for e in entries(runs_root(run_dir), findings.drill, target=findings.target.url if findings.target else None)
-            if e.finished_at <= findings.finished_at]
-    previous = next((e for e in reversed(runs) if e.run_id != findings.run_id), None)
+    # The paper's verifications up to this one (of the same deployment), from its committed history.
+    history = paper_history(paper.parent, findings.drill)
+    recorded = read(history, findings.drill)
+    this = dataclasses.replace(HistoryEntry.of(findings), parameters={})  # small: the paper shows them
+    runs = sorted([e for e in recorded if e.target == this.target and e.run_id != this.run_id
+                   and e.finished_at <= this.finished_at] + [this], key=lambda e: e.finished_at)
+    previous = next((e for e in reversed(runs) if e.run_id != this.run_id), None)
     trend = f"{FIGURES}/{findings.drill}-trend.png"
     figures_dir.mkdir(exist_ok=True)
     has_trend = draw_trend(runs, headlines, paper.parent / trend) if headlines else False
@@ -91,6 +95,9 @@ def export_run(paper: Path, run_dir: Path, headlines: Sequence[str] = ()) -> Exp
     changed = text != original
     if changed:
         write_atomic(paper, text)
+    # After the paper: an export cut off before this line is completed by the next one.
+    if all(e.run_id != this.run_id for e in recorded):
+        append(history, this)
     return Exported(paper, run_dir, changed)
 
 

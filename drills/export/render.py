@@ -68,7 +68,7 @@ def render_block(findings: Findings, figure_links: Mapping[str, str], *, previou
                 else f"No verdict changed since the previous run (`{previous.run_id}`).", ""]
     if trend_link:
         out += [f"![Headline figures over the last runs]({trend_link})", "",
-                "*Headline figures over the last runs of this drill (runs/history.jsonl).*", ""]
+                f"*Headline figures over the last verifications of this paper (papers/history/{findings.drill}.jsonl).*", ""]
     for chart in findings.charts:
         link = figure_links.get(chart.name)
         if link:

@@ -78,29 +78,58 @@ def test_the_index_lists_each_paper_with_its_verification(tmp_path: Path) -> Non
 
 def test_export_marks_changed_verdicts_and_draws_the_trend(tmp_path: Path) -> None:
     from drills.export import export_run
+    from drills.history import paper_history, read
 
     runs = tmp_path / "runs"
+    paper = tmp_path / "papers" / "a.md"
+    paper.parent.mkdir()
+    paper.write_text(PAPER, encoding="utf-8")
     for n, (observed, when) in enumerate([(100, "2026-11-25T08:00:00Z"), (100, "2026-11-26T08:00:00Z"),
                                           (50, "2026-11-27T08:00:00Z")]):
         f = findings(observed, started=when)
         f.run_id = f"2026112{5 + n}-timeout-ladder"
         (runs / f.run_id).mkdir(parents=True)
         f.save(runs / f.run_id)
-        record(f, runs)
-    paper = tmp_path / "papers" / "a.md"
-    paper.parent.mkdir()
-    paper.write_text(PAPER, encoding="utf-8")
-    export_run(paper, runs / "20261127-timeout-ladder", ("recommended.x",))
+        export_run(paper, runs / f.run_id, ("recommended.x",))
     text = paper.read_text(encoding="utf-8")
     assert "❌ failed (was held)" in text
     assert "**1 verdict(s) changed** since the previous run (`20261126-timeout-ladder`): `recommended.x`" in text
     assert "](figures/timeout-ladder-trend.png)" in text
     assert (paper.parent / "figures" / "timeout-ladder-trend.png").stat().st_size > 5_000
     state = paper_status(paper, "timeout-ladder", 1e9)
-    assert (state.held, state.total) == (0, 1)
+    assert (state.held, state.total, state.passed) == (0, 1, False)
+    # The paper's history is beside it, one small line per exported run, and an export is idempotent.
+    history = paper_history(paper.parent, "timeout-ladder")
+    assert [e.run_id for e in read(history)] == [f"2026112{n}-timeout-ladder" for n in (5, 6, 7)]
+    assert all(e.parameters == {} for e in read(history))
+    export_run(paper, runs / "20261127-timeout-ladder", ("recommended.x",))
+    assert len(read(history)) == 3 and paper.read_text(encoding="utf-8") == text
     # Exporting the middle run again: compared with the one before it, and nothing changed.
     export_run(paper, runs / "20261126-timeout-ladder", ("recommended.x",))
     assert "No verdict changed since the previous run (`20261125-timeout-ladder`)." in paper.read_text()
+
+
+def test_a_fresh_clone_keeps_the_trend(tmp_path: Path) -> None:
+    """The trend comes from papers/history/, committed with the papers: a machine with no runs/
+    history (a fresh clone, a CI runner) that verifies again still draws it."""
+    import shutil
+
+    from drills.export import export_run
+
+    clone = tmp_path / "clone" / "papers"
+    clone.mkdir(parents=True)
+    (clone / "a.md").write_text(PAPER, encoding="utf-8")
+    for n, observed in enumerate((100, 100)):
+        runs = tmp_path / f"machine-{n}" / "runs"  # each run on a machine of its own
+        f = findings(observed, started=f"2026-11-2{5 + n}T08:00:00Z")
+        f.run_id = f"2026112{5 + n}-timeout-ladder"
+        (runs / f.run_id).mkdir(parents=True)
+        f.save(runs / f.run_id)
+        export_run(clone / "a.md", runs / f.run_id, ("recommended.x",))
+        shutil.rmtree(runs.parent)
+    text = (clone / "a.md").read_text(encoding="utf-8")
+    assert "No verdict changed since the previous run (`20261125-timeout-ladder`)." in text
+    assert "](figures/timeout-ladder-trend.png)" in text
 
 
 def test_run_ids_are_unique_in_both_layouts() -> None:
