@@ -1,4 +1,4 @@
-"""The ``drills`` command: list | run | export | verify.
+"""The ``drills`` command: list | run | falsify | export | verify | status | history | clean | check-papers.
 
 Exit codes: 0 when every hypothesis about a recommended configuration held; 1 when one failed or
 was inconclusive; 2 when a drill could not run (bad parameter, a component that did not start, a
@@ -11,7 +11,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,10 @@ from . import catalog
 from .errors import DrillsError, ParameterError
 from .execute import KERNEL, RunResult, new_verify_dir, run_notebook
 from .export import Exported, export_run, latest_run
-from .findings import Verdict
+from .findings import Findings, Verdict
 from .params import DrillParams
 from .paths import papers_dir, project_root, runs_dir
-from .pipeline import DrillSpec
+from .pipeline import DrillSpec, Falsification, falsify_drill
 
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -132,17 +132,18 @@ def history(drill_name: str | None, last: int) -> None:
 @main.command()
 @click.option("--max-age-days", default=7.0, show_default=True, help="Older verifications count as stale.")
 def status(max_age_days: float) -> None:
-    """For each paper: last verified, hypotheses held, and whether it is stale or its last
-    verification failed. Exit 1 if any is."""
+    """For each paper: last verified, hypotheses held, and whether it is stale, its last
+    verification failed, or a check of it is blind. Exit 1 if any is."""
     from .history import paper_status
 
     bad = False
     for drill in catalog.all_drills():
         state = paper_status(papers_dir() / drill.paper, drill.name, max_age_days)
-        failed = state.passed is False
-        bad = bad or bool(state.stale) or failed
+        failed, blind = state.passed is False, state.falsified is False
+        bad = bad or bool(state.stale) or failed or blind
         click.echo(f"{state.paper:<22} {state.drill:<16} {state.verified_at or 'never':<21} "
                    f"{state.held}/{state.total} held  " + ("FAILED  " if failed else "")
+                   + ("BLIND CHECKS  " if blind else "") + ("not falsified  " if state.falsified is None else "")
                    + ("STALE: " + "; ".join(state.stale) if state.stale else "fresh"))
     sys.exit(EXIT_FAILED if bad else EXIT_PASSED)
 
@@ -208,6 +209,33 @@ def export(drill_names: tuple[str, ...], run_dir: Path | None, standalone: bool)
 
 @main.command()
 @click.argument("drill_names", metavar="[DRILL]...", nargs=-1)
+@click.option("--run-dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="Falsify the checks of this run folder instead of each drill's latest local run.")
+def falsify(drill_names: tuple[str, ...], run_dir: Path | None) -> None:
+    """Run each drill's falsifiers with the parameters of its latest local run (or --run-dir).
+
+    Every hypothesis must come out failed under its falsifier, a harmful stack in its
+    configuration's slot; one that does not is a blind check (exit 1). The result is saved in the
+    run folder, and the next `drills export` shows it beside each verdict.
+    """
+    try:
+        drills = [catalog.get(n) for n in drill_names] or catalog.all_drills()
+        if run_dir is not None and len(drills) != 1:
+            raise ParameterError("--run-dir", str(run_dir), "name exactly one drill with it")
+        results = []
+        for drill in drills:
+            folder = run_dir or latest_run(drill.name, runs_dir())
+            findings = Findings.load(folder)
+            if findings.drill != drill.name:
+                raise ParameterError("--run-dir", str(folder), f"holds a run of {findings.drill}, not {drill.name}")
+            results.append(falsify_drill(drill, findings, folder))
+    except DrillsError as exc:
+        _fail(exc)
+    sys.exit(EXIT_PASSED if all(r.passed for r in results) else EXIT_FAILED)
+
+
+@main.command()
+@click.argument("drill_names", metavar="[DRILL]...", nargs=-1)
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
               help="Set a parameter for every drill that has it (repeatable).")
 @click.option("--kernel", default=KERNEL, show_default=True, help="Jupyter kernel to run the notebooks on.")
@@ -215,9 +243,12 @@ def export(drill_names: tuple[str, ...], run_dir: Path | None, standalone: bool)
               help="Seconds each drill may take; past it the drill is interrupted, and verify goes on.")
 @click.option("--paper", "paper_names", multiple=True, metavar="PAPER",
               help="Verify the drills of this paper (file name, e.g. connection-pools.md; repeatable).")
+@click.option("--no-falsify", is_flag=True, help="Skip the falsifiers (the papers then say that nothing shows "
+              "each check can fail).")
 def verify(drill_names: tuple[str, ...], params: tuple[str, ...], kernel: str, time_limit_s: float,
-           paper_names: tuple[str, ...]) -> None:
-    """Run every drill (or those named, or those of the papers named), then export their papers."""
+           paper_names: tuple[str, ...], no_falsify: bool) -> None:
+    """Run every drill (or those named, or those of the papers named) and its falsifiers, then
+    export their papers."""
     try:
         known_papers = {d.paper for d in catalog.all_drills()}
         for name in paper_names:
@@ -235,6 +266,7 @@ def verify(drill_names: tuple[str, ...], params: tuple[str, ...], kernel: str, t
         _fail(exc)
     results: list[RunResult] = []
     errors: list[tuple[str, DrillsError]] = []
+    falsified: dict[str, Falsification] = {}
     verify_dir = new_verify_dir()
     started = time.monotonic()
     click.echo(f"verifying {len(planned)} drill(s) into {verify_dir}")
@@ -243,12 +275,15 @@ def verify(drill_names: tuple[str, ...], params: tuple[str, ...], kernel: str, t
         click.echo(f"== drill {index}/{len(planned)}: {drill.name} (paper {drill.paper}; "
                    f"{time.monotonic() - started:.0f} s so far; next: {following}) ==")
         try:
-            results.append(run_notebook(drill, drill_params, kernel_name=kernel,
-                                        run_dir=verify_dir / drill.name, time_limit_s=time_limit_s))
+            result = run_notebook(drill, drill_params, kernel_name=kernel,
+                                  run_dir=verify_dir / drill.name, time_limit_s=time_limit_s)
+            results.append(result)
+            if not no_falsify and not result.findings.target:
+                falsified[drill.name] = falsify_drill(drill, result.findings, result.run_dir)
         except DrillsError as exc:
             click.echo(f"drills: {exc}", err=True)
             errors.append((drill.name, exc))
-    _summary(results, errors)
+    _summary(results, errors, falsified)
     for r in results:
         if r.findings.target:
             click.echo(f"not exported: {r.drill} ran against {r.findings.target.url}; papers keep the local "
@@ -259,7 +294,8 @@ def verify(drill_names: tuple[str, ...], params: tuple[str, ...], kernel: str, t
         _fail(exc)
     if errors:
         sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_PASSED if all(r.findings.passed for r in results) else EXIT_FAILED)
+    blind = any(not f.passed for f in falsified.values())
+    sys.exit(EXIT_PASSED if all(r.findings.passed for r in results) and not blind else EXIT_FAILED)
 
 
 def _export(drills: Sequence[DrillSpec[Any, Any]]) -> None:
@@ -277,15 +313,20 @@ def _report(exported: Exported) -> None:
     click.echo(f"exported {run_id_for(exported.run_dir)} → {exported.paper}" + ("" if exported.changed else " (unchanged)"))
 
 
-def _summary(results: Sequence[RunResult], errors: Sequence[tuple[str, DrillsError]] = ()) -> None:
-    rows = [("paper", "drill", "verdict", "held", "failed", "inconclusive", "not judged", "wall", "run folder")]
+def _summary(results: Sequence[RunResult], errors: Sequence[tuple[str, DrillsError]] = (),
+             falsified: Mapping[str, Falsification] | None = None) -> None:
+    rows = [("paper", "drill", "verdict", "held", "failed", "inconclusive", "not judged", "can fail", "wall",
+             "run folder")]
     for r in results:
         counts = r.findings.counts()
+        checked = (falsified or {}).get(r.drill)
+        can_fail = "-" if checked is None else (f"{sum(c.caught for c in checked.catches)}/{len(checked.catches)}"
+                                                + ("" if checked.passed else " BLIND"))
         rows.append((r.findings.paper, r.drill, "PASSED" if r.findings.passed else "FAILED", str(counts[Verdict.HELD]),
                      str(counts[Verdict.FAILED]), str(counts[Verdict.INCONCLUSIVE]), str(counts[Verdict.NOT_JUDGED]),
-                     f"{r.wall_s:.0f} s", str(r.run_dir)))
+                     can_fail, f"{r.wall_s:.0f} s", str(r.run_dir)))
     for name, _ in errors:
-        rows.append((catalog.get(name).paper, name, "ERROR", "-", "-", "-", "-", "-", "see the message above"))
+        rows.append((catalog.get(name).paper, name, "ERROR", "-", "-", "-", "-", "-", "-", "see the message above"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     click.echo("")
     for row in rows:
@@ -294,6 +335,9 @@ def _summary(results: Sequence[RunResult], errors: Sequence[tuple[str, DrillsErr
         for f in r.findings.findings:
             if f.verdict is not Verdict.HELD:
                 click.echo(f"  {r.drill}: {f.key} {f.verdict.value}: {f.detail}")
+        checked = (falsified or {}).get(r.drill)
+        if checked is not None and not checked.passed:
+            click.echo(f"  {r.drill}: {checked.summary()}")
 
 
 def _fail(exc: DrillsError) -> None:

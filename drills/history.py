@@ -166,12 +166,14 @@ class PaperStamp:
     verdicts: dict[str, str]
     #: The paper's prose (without verified sections) when the drill ran; None if unknown.
     prose_sha256: str | None = None
+    #: Whether every check was caught by its falsifier (None: the falsifiers did not run).
+    falsified: bool | None = None
 
     @classmethod
-    def of(cls, findings: Findings) -> PaperStamp:
+    def of(cls, findings: Findings, falsified: bool | None = None) -> PaperStamp:
         return cls(drill=findings.drill, run_id=findings.run_id, finished_at=findings.finished_at,
                    passed=findings.passed, verdicts={f.key: f.verdict.value for f in findings.findings},
-                   prose_sha256=findings.provenance.paper_prose_sha256)
+                   prose_sha256=findings.provenance.paper_prose_sha256, falsified=falsified)
 
     def comment(self) -> str:
         return f"<!-- verified-run: {json.dumps(dataclasses.asdict(self), sort_keys=True)} -->"
@@ -201,6 +203,8 @@ class PaperStatus:
     #: Whether the verification it holds passed (None: never verified).
     passed: bool | None
     stale: list[str]  # reasons; empty when fresh
+    #: Whether every check was caught by its falsifier (None: never verified, or not falsified).
+    falsified: bool | None = None
 
 
 def paper_status(paper: Path, drill: str, max_age_days: float, now: datetime | None = None) -> PaperStatus:
@@ -218,4 +222,4 @@ def paper_status(paper: Path, drill: str, max_age_days: float, now: datetime | N
     if age_days > max_age_days:
         reasons.append(f"verified {age_days:.0f} days ago (more than {max_age_days:g})")
     return PaperStatus(paper.name, drill, stamp.run_id, stamp.finished_at, judged.count("held"), len(judged),
-                       stamp.passed, reasons)
+                       stamp.passed, reasons, stamp.falsified)

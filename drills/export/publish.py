@@ -11,6 +11,7 @@ from ..errors import ExportError
 from ..files import remove_orphaned_temp_files, write_atomic
 from ..findings import FINDINGS_FILE, Findings
 from ..history import HistoryEntry, append, paper_history, read
+from ..pipeline.falsify import Falsification
 from ..redact import redact
 from .render import render_block
 from .splice import splice
@@ -84,7 +85,8 @@ def export_run(paper: Path, run_dir: Path, headlines: Sequence[str] = ()) -> Exp
     has_trend = draw_trend(runs, headlines, paper.parent / trend) if headlines else False
     try:
         text = splice(original, findings.drill, redact(render_block(
-            findings, links, previous=previous, trend_link=trend if has_trend else None)))
+            findings, links, previous=previous, trend_link=trend if has_trend else None,
+            falsification=Falsification.load(run_dir))))
     except ExportError as exc:
         raise ExportError(f"{paper}: {exc}") from None
     missing = [c.file for c in findings.charts if not (run_dir / c.file).is_file()]

@@ -14,6 +14,7 @@ from ..findings import Findings, Verdict
 from ..findings.table import markdown_table
 from ..history import HistoryEntry, PaperStamp
 from ..params import DrillParams
+from ..pipeline.falsify import Falsification
 
 VERDICT_MARK = {Verdict.HELD: "✅ held", Verdict.FAILED: "❌ failed", Verdict.INCONCLUSIVE: "⚠️ inconclusive",
                 Verdict.NOT_JUDGED: "➖ not judged"}
@@ -23,11 +24,13 @@ VERSION_ORDER = ("python", "postgresql", "nginx", "gunicorn", "uvicorn", "uvicor
 
 
 def render_block(findings: Findings, figure_links: Mapping[str, str], *, previous: HistoryEntry | None = None,
-                 trend_link: str | None = None) -> str:
+                 trend_link: str | None = None, falsification: Falsification | None = None) -> str:
     """The verified section: verdicts, the numbers, charts, parameters, read-back, provenance.
 
     ``previous`` is the history entry of the drill's run before this one: a verdict that changed
     since is marked "(was …)". ``trend_link`` adds the headline figures' trend chart.
+    ``falsification`` (drills falsify) shows beside each verdict the harmful stack under which it
+    failed — or that it did not: a blind check.
     """
     before: Mapping[str, str] = previous.verdicts if previous else {}
 
@@ -47,9 +50,10 @@ def render_block(findings: Findings, figure_links: Mapping[str, str], *, previou
         "Do not edit between the markers: the next export replaces it.*",
         "",
         markdown_table(
-            [["Hypothesis", "Claim", "Expected", "Observed", "n", "Verdict", "Judged on", "Gates the run"]]
+            [["Hypothesis", "Claim", "Expected", "Observed", "n", "Verdict", "Judged on", "Gates the run",
+              "Can fail? (its falsifier)"]]
             + [[f"`{f.key}`", f.claim, f.expected, f.observed_text, str(f.samples), verdict_cell(f.key, f.verdict),
-                f.detail, "yes" if f.recommended else "no"]
+                f.detail, "yes" if f.recommended else "no", falsified_cell(falsification, f.key)]
                for f in findings.findings]
         ),
         "A run passes when every hypothesis that gates it (those about the recommended configuration) "
@@ -57,6 +61,7 @@ def render_block(findings: Findings, figure_links: Mapping[str, str], *, previou
         "mechanism the paper describes.",
         "",
     ]
+    out += falsification_lines(falsification)
     if findings.counts()[Verdict.NOT_JUDGED]:
         out += ["A hypothesis *not judged* could not be tested against a deployment the drill does not own "
                 "(it would have to restart a component with other settings, or read its logs); it does not "
@@ -92,8 +97,40 @@ def render_block(findings: Findings, figure_links: Mapping[str, str], *, previou
          ["measuring time", f"{'?' if prov.measuring_s is None else prov.measuring_s} s"]]
         + [[name, str(versions[name])] for name in ordered]))]
     # Read back by `drills status` and the papers' index: the run, its verdicts and the prose it verified.
-    out += [PaperStamp.of(findings).comment()]
+    out += [PaperStamp.of(findings, falsification.passed if falsification else None).comment()]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def falsified_cell(falsification: Falsification | None, key: str) -> str:
+    """"✅ caught by `name`: failed, 24 requests" or "❌ BLIND under `name`: held, …"."""
+    if falsification is None:
+        return "not falsified in this run"
+    catch = falsification.for_key(key)
+    if catch is None:
+        return ("❌ no falsifier" if key in falsification.unfalsified
+                else "➖ not run (its configuration did not run)")
+    mark = "✅ caught by" if catch.caught else "❌ BLIND under"
+    return f"{mark} `{catch.falsifier}`: {catch.verdict.value}, {catch.observed}"
+
+
+def falsification_lines(falsification: Falsification | None) -> list[str]:
+    """What the falsifiers showed: that every check can fail, or which cannot and why."""
+    if falsification is None:
+        return ["*The falsifiers did not run for this run (`drills falsify` runs them): nothing here shows that "
+                "each check can fail.*", ""]
+    out = []
+    if falsification.passed:
+        out += [f"Every check can fail: each of the {len(falsification.catches)} hypotheses came out *failed* when "
+                "its falsifier — the harmful configuration named beside it — took its configuration's place "
+                "(`drills falsify`).", ""]
+    else:
+        out += [f"**Blind checks — not verified:** {falsification.summary()}. A check that holds under the "
+                "harm it should detect cannot tell the reader anything.", ""]
+    rows = [["hypothesis", "falsifier", "what it does", "verdict under it", "numbers"]]
+    rows += [[f"`{c.key}`", f"`{c.falsifier}`", c.harm, c.verdict.value, c.detail] for c in falsification.catches]
+    rows += [[f"`{name}`", "—", "could not run", "—", error] for name, error in falsification.errors.items()]
+    out += [_details("How each check was made to fail", markdown_table(rows))]
+    return out
 
 
 def _details(summary: str, body: str) -> str:

@@ -89,6 +89,9 @@ class Findings:
     #: None for the embedded local stack; for a deployment the drill does not own, what it was
     #: (URL without credentials, database host, what the drill could not do there).
     target: TargetInfo | None = None
+    #: The falsifier whose harmful stack this run measured (drills.pipeline.falsify), or None for
+    #: the drill's own run. A falsifier's run is never exported or recorded in a history.
+    falsifier: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     # -- outcome --------------------------------------------------------------------------------

@@ -19,25 +19,35 @@ from pathlib import Path
 from typing import Any
 
 from .. import provenance
+from ..errors import DrillsError, ParameterError
 from ..files import write_atomic
 from ..findings import Findings
 from ..history import prose_sha256, record, run_id_for, runs_root
 from ..paths import papers_dir, project_root
 from ..redact import redact_value
+from .falsify import Falsification, Falsifier, catches_of, unfalsified
 from .spec import DrillSpec, M, Measuring, P, Progress, print_progress
 from .targets import capabilities_of, check_target_settings, open_deployment, restrict
 
 PARTIAL_FILE = "partial.json"
 
 
-def run_drill(spec: DrillSpec[P, M], params: P, run_dir: Path | str, progress: Progress | None = None) -> Findings:
-    """Run ``spec`` with ``params``; save its findings and charts in ``run_dir``; return the findings."""
+def run_drill(spec: DrillSpec[P, M], params: P, run_dir: Path | str, progress: Progress | None = None, *,
+              falsifier: Falsifier[P] | None = None) -> Findings:
+    """Run ``spec`` with ``params``; save its findings and charts in ``run_dir``; return the findings.
+
+    With ``falsifier``, only its configuration runs, on the falsifier's harmful stack, judged as
+    usual; the run is not recorded in the history.
+    """
     say = progress or print_progress
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     target = params.target()
+    if falsifier is not None and target is not None:
+        raise ParameterError("target_url", target.url.url, "falsifiers start stacks of their own; they run on "
+                             "the local stack only (leave target_url empty)")
     started_at, clock = provenance.utc_now(), time.monotonic()
-    chosen = params.selected_configurations()
+    chosen = params.selected_configurations() if falsifier is None else [falsifier.configuration]
     by_name = {c.name: c for c in spec.configurations}
     configurations = [by_name[n] for n in chosen if target is None or by_name[n].on_target]
     runs: dict[str, M] = {}
@@ -52,7 +62,10 @@ def run_drill(spec: DrillSpec[P, M], params: P, run_dir: Path | str, progress: P
             say(f"[{spec.name}] {index}/{len(configurations)} {name}: "
                 + (f"against the target {target.url.url} (not owned) …" if target else
                    "starting PostgreSQL, Gunicorn and nginx …"))
-            with open_deployment(target, spec.stack_config(params, name)) as deployment:
+            stack = spec.stack_config(params, name)
+            if falsifier is not None:
+                stack = falsifier.stack(params, stack)
+            with open_deployment(target, stack) as deployment:
                 check_target_settings(params, deployment, spec.target_settings)
                 say(f"  {name}: {'stack' if deployment.owned else 'target'} ready in {deployment.ready_s:.2f} s "
                     f"({deployment.describe()})")
@@ -79,10 +92,12 @@ def run_drill(spec: DrillSpec[P, M], params: P, run_dir: Path | str, progress: P
         tables=spec.tables(params, runs),
         observations=spec.observations(runs),
         target=target.describe() if target else None,
+        falsifier=falsifier.name if falsifier else None,
     )
     result.charts = spec.draw(params, runs, run_dir)
     result.save(run_dir)
-    record(result, runs_root(run_dir))
+    if falsifier is None:
+        record(result, runs_root(run_dir))
     say(f"[{spec.name}] {result.summary()} in {time.monotonic() - clock:.1f} s; findings in {run_dir}")
     return result
 
@@ -106,3 +121,36 @@ def _paper_sha256(paper: str) -> str | None:
     """The paper's prose as the drill ran: `drills status` calls the paper stale if it changes."""
     path = papers_dir() / paper
     return prose_sha256(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+#: Where a run's falsifiers run: ``<run folder>/falsifiers/<falsifier>/`` (never exported themselves).
+FALSIFIERS_DIR = "falsifiers"
+
+
+def falsify_drill(spec: DrillSpec[P, M], findings: Findings, run_dir: Path | str,
+                  progress: Progress | None = None) -> Falsification:
+    """Run every falsifier of ``spec`` with the parameters of the run in ``run_dir`` (whose
+    ``findings``), each on its harmful stack; save and return which hypotheses each caught.
+
+    A falsifier that cannot run (a component that does not start) is an error of the falsification,
+    never a catch; Ctrl-C and SIGTERM go on through.
+    """
+    say = progress or print_progress
+    run_dir = Path(run_dir)
+    params = spec.params.from_mapping(findings.parameters)
+    judged = [f.key for f in findings.findings]
+    result = Falsification(spec.name, unfalsified=unfalsified(spec.falsifiers, judged))
+    for index, falsifier in enumerate(spec.falsifiers, 1):
+        if not any(key in judged for key in falsifier.catches):
+            continue  # its configuration was not selected for this run
+        say(f"[{spec.name}] falsifier {index}/{len(spec.falsifiers)} {falsifier.name}: {falsifier.harm} "
+            f"in the {falsifier.configuration} slot; must fail {', '.join(falsifier.catches)}")
+        try:
+            under = run_drill(spec, params, run_dir / FALSIFIERS_DIR / falsifier.name, say, falsifier=falsifier)
+        except DrillsError as exc:
+            result.errors[falsifier.name] = str(exc).splitlines()[0]
+            continue
+        result.catches += [c for c in catches_of(falsifier, under.findings) if c.key in judged]
+    result.save(run_dir)
+    say(f"[{spec.name}] {result.summary()}")
+    return result

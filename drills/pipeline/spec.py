@@ -17,6 +17,7 @@ from ..deployment import Capability, Deployment
 from ..findings import Chart, Finding
 from ..params import DrillParams
 from ..stack import StackConfig
+from .falsify import Falsifier
 
 P = TypeVar("P", bound=DrillParams)
 M = TypeVar("M")
@@ -96,6 +97,8 @@ class DrillSpec(Generic[P, M]):
     headlines: tuple[str, ...] = ()
     #: Settings of a configuration the components cannot report themselves (e.g. the ladder's rungs).
     describe: Callable[[P, str], dict[str, Any]] | None = None
+    #: For every hypothesis, a harmful stack under which it must come out failed (drills falsify).
+    falsifiers: tuple[Falsifier[P], ...] = ()
 
     @property
     def configuration_names(self) -> tuple[str, ...]:

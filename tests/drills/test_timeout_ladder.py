@@ -98,3 +98,44 @@ def test_cli_refuses_an_impossible_value_with_one_line_and_exit_2(tmp_path: Path
 def test_findings_survive_a_round_trip(small_run) -> None:
     again = Findings.load(small_run.run_dir)
     assert [f.verdict for f in again.findings] == [f.verdict for f in small_run.findings.findings]
+
+
+def test_every_check_is_caught_by_its_falsifier(small_run, tmp_path: Path, no_leftovers) -> None:
+    """`drills falsify` runs each falsifier with the run's parameters: all 9 hypotheses fail under
+    their harmful stacks, and the paper shows it beside each verdict."""
+    run_dir = tmp_path / "runs" / small_run.run_dir.name
+    shutil.copytree(small_run.run_dir, run_dir)
+    result = subprocess.run([sys.executable, "-m", "drills.cli", "falsify", "timeout-ladder", "--run-dir", str(run_dir)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "[timeout-ladder] FALSIFIED: 9/9 hypotheses caught" in result.stdout
+    for name in ("proxy-gives-up-first", "ladder-in-order", "heartbeat-cannot-cut"):
+        under = Findings.load(run_dir / "falsifiers" / name)
+        assert (under.falsifier == name and not under.passed) or name != "proxy-gives-up-first"
+    paper = tmp_path / "timeout-ladders.md"
+    shutil.copy(papers_dir() / timeout_ladder.SPEC.paper, paper)
+    export_run(paper, run_dir)
+    text = paper.read_text(encoding="utf-8")
+    assert text.count("✅ caught by `proxy-gives-up-first`: failed") == 5
+    assert text.count("✅ caught by `ladder-in-order`: failed") == 2
+    assert text.count("✅ caught by `heartbeat-cannot-cut`: failed") == 2
+    assert "Every check can fail" in text and "BLIND" not in text
+
+
+def test_a_falsifier_that_changes_nothing_exposes_blind_checks(small_run, tmp_path: Path, no_leftovers) -> None:
+    """A "falsifier" that leaves the stack as it is must not count: both heartbeat checks hold under
+    it, so they are reported blind, and the hypotheses no falsifier names are listed."""
+    import dataclasses
+
+    from drills.pipeline import Falsifier, falsify_drill
+
+    no_harm = Falsifier("no-harm", "the heartbeat's own stack", "heartbeat", lambda _p, stack: stack,
+                        ("heartbeat.slow-await-survives", "heartbeat.blocked-loop-killed"))
+    spec = dataclasses.replace(timeout_ladder.SPEC, falsifiers=(no_harm,))
+    run_dir = tmp_path / small_run.run_dir.name
+    shutil.copytree(small_run.run_dir, run_dir)
+    result = falsify_drill(spec, small_run.findings, run_dir, progress=lambda _m: None)
+    assert not result.passed
+    assert [(c.key, c.verdict) for c in result.blind] == [("heartbeat.slow-await-survives", Verdict.HELD),
+                                                          ("heartbeat.blocked-loop-killed", Verdict.HELD)]
+    assert len(result.unfalsified) == 7

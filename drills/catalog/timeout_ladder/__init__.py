@@ -23,6 +23,7 @@ from ...deployment import Capability
 from ...pipeline import Configuration, DrillSpec
 from . import charts, report
 from .configurations import describe, stack_config
+from .falsifiers import FALSIFIERS
 from .judge import judge
 from .ladder import Ladder
 from .measure import measure
@@ -53,6 +54,7 @@ SPEC: DrillSpec[Params, LadderRun] = DrillSpec(
     # it can read back (the app's budget, its session's statement_timeout) must match.
     target_settings={"request_budget_s": "request_budget_s", "statement_timeout_s": "statement_timeout"},
     headlines=("recommended.no-orphan-queries", "inverted.orphan-queries"),
+    falsifiers=FALSIFIERS,
 )
 
 __all__ = [

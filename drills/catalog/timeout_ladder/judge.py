@@ -123,22 +123,27 @@ def judge_inverted(params: Params, runs: Mapping[str, LadderRun]) -> list[Findin
         "With the proxy's read timeout below statement_timeout, the client gets nginx's 504 at the proxy "
         "read timeout.", AtLeast(100, "%"), recommended=False), inv, "proxy-504", params))
 
-    orphans = [o for o in inv if o.placement == "db" and o.outcome == "proxy-504"]
+    # Every query the inverted ladder predicts nginx answers for: each must get the 504 and run on.
+    # Judged on the prediction, not on the 504s that happened, so a stack that cut the queries in
+    # time (no 504 at all) fails the claim instead of leaving it without samples.
+    orphans = [o for o in inv if o.placement == "db" and o.expected == "proxy-504"]
     kept = []
     for o in orphans:
         # It ran on until it completed or statement_timeout cancelled it; sightings are a lower
         # bound, up to one sampling interval early.
-        expected_s = min(o.db_s, params.inverted_statement_timeout_s) - o.latency_s
+        expected_s = min(o.db_s, params.inverted_statement_timeout_s) - o.expected_at_s
         ran_on, tol = o.query_outlived_s or 0.0, params.tolerance_s(expected_s)
-        kept.append(expected_s - params.sample_interval_s - tol <= ran_on <= expected_s + tol)
+        kept.append(o.outcome == "proxy-504"
+                    and expected_s - params.sample_interval_s - tol <= ran_on <= expected_s + tol)
+    outcomes = dict(Counter(o.outcome for o in orphans))
     findings.append(Hypothesis(
         "inverted.orphan-queries",
         "Under the inverted ladder the query keeps running after the client's 504, until it completes or "
         "statement_timeout cancels it.", AtLeast(100, "%"), recommended=False,
     ).judge(share(sum(kept), len(orphans)), len(orphans),
-            f"{sum(kept)}/{len(orphans)} queries kept running after the 504 as predicted; they ran on "
-            f"{span([o.query_outlived_s or 0.0 for o in orphans])} after the 504 "
-            f"(predicted {span([min(o.db_s, params.inverted_statement_timeout_s) - o.latency_s for o in orphans])}); "
+            f"{sum(kept)}/{len(orphans)} queries predicted to outlive nginx's 504 did; answers {outcomes}; they ran on "
+            f"{span([o.query_outlived_s or 0.0 for o in orphans])} after the answer "
+            f"(predicted {span([min(o.db_s, params.inverted_statement_timeout_s) - o.expected_at_s for o in orphans])}); "
             f"nginx logged {_log_count(runs, 'inverted', 'upstream_timeouts')} upstream timeouts"))
 
     return findings

@@ -1,0 +1,50 @@
+"""The timeout ladder's falsifiers: for every hypothesis, a harmful stack under which it must fail.
+
+The drill's predictions stay those of its parameters; only the stack in one configuration's slot
+changes. The recommended ladder's five checks are falsified by the inverted ladder's stack put in
+the recommended slot; the inverted ladder's two by the recommended stack in the inverted slot; the
+heartbeat's two by a Gunicorn timeout longer than the blocked loop and a statement_timeout shorter
+than the awaited query.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from ...pipeline import Falsifier
+from ...stack import StackConfig
+from .configurations import stack_config
+from .params import Params
+
+
+def _inverted_stack(params: Params, _: StackConfig) -> StackConfig:
+    return stack_config(params, "inverted")
+
+
+def _recommended_stack(params: Params, _: StackConfig) -> StackConfig:
+    return stack_config(params, "recommended")
+
+
+def _heartbeat_cannot_cut(params: Params, stack: StackConfig) -> StackConfig:
+    """Gunicorn's timeout past the blocked loop (no kill), PostgreSQL's below the awaited query."""
+    statement_ms = round(params.heartbeat_await_s * 1000 / 2)
+    return dataclasses.replace(
+        stack,
+        service=dataclasses.replace(stack.service, gunicorn_timeout_s=math.ceil(params.heartbeat_block_s) + 5),
+        postgres=dataclasses.replace(stack.postgres,
+                                     settings={**stack.postgres.settings, "statement_timeout": f"{statement_ms}ms"}),
+    )
+
+
+FALSIFIERS: tuple[Falsifier[Params], ...] = (
+    Falsifier("proxy-gives-up-first", "the inverted ladder's stack (nginx's read timeout below statement_timeout)",
+              "recommended", _inverted_stack,
+              ("recommended.statement-timeout-on-time", "recommended.budget-on-time", "recommended.innermost-first",
+               "recommended.no-proxy-errors", "recommended.no-orphan-queries")),
+    Falsifier("ladder-in-order", "the recommended ladder's stack, every rung inside nginx's",
+              "inverted", _recommended_stack, ("inverted.proxy-504", "inverted.orphan-queries")),
+    Falsifier("heartbeat-cannot-cut", "Gunicorn's timeout past the blocking call, statement_timeout below the "
+              "awaited query", "heartbeat", _heartbeat_cannot_cut,
+              ("heartbeat.slow-await-survives", "heartbeat.blocked-loop-killed")),
+)

@@ -1,0 +1,104 @@
+"""Falsification: what a falsifier's run did to each hypothesis it names, and how the paper shows it.
+
+Only *failed* under the falsifier counts as caught: held or inconclusive is a blind check, and so is
+a hypothesis no falsifier names, or a falsifier that could not run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drills.catalog import all_drills
+from drills.errors import ExportError
+from drills.export.render import render_block
+from drills.findings import AtLeast, AtMost, Findings, Hypothesis, Provenance, Verdict
+from drills.history import PaperStamp
+from drills.pipeline import Catch, Falsification, Falsifier
+from drills.pipeline.falsify import catches_of, unfalsified
+
+FALSIFIER: Falsifier = Falsifier("proxy-first", "the inverted stack", "recommended", lambda p, s: s,
+                                 ("recommended.a", "recommended.b", "recommended.c"))
+
+
+def judged(**observed: float | None) -> list:
+    return [Hypothesis(f"recommended.{k}", "claim", AtMost(0, "requests"), True).judge(v, 5 if v is not None else 0)
+            for k, v in observed.items()]
+
+
+def test_only_failed_is_caught() -> None:
+    catches = catches_of(FALSIFIER, judged(a=3.0, b=0.0, c=None))
+    assert [(c.key, c.verdict, c.caught) for c in catches] == [
+        ("recommended.a", Verdict.FAILED, True), ("recommended.b", Verdict.HELD, False),
+        ("recommended.c", Verdict.INCONCLUSIVE, False)]
+    assert catches[0].summary().startswith("caught by `proxy-first` (the inverted stack): failed, 3 requests")
+    assert catches[1].summary().startswith("BLIND under `proxy-first` (the inverted stack): held")
+
+
+def test_a_hypothesis_the_falsifier_did_not_judge_is_not_caught() -> None:
+    (c,) = [c for c in catches_of(FALSIFIER, judged(a=3.0)) if c.key == "recommended.b"]
+    assert c.verdict is Verdict.INCONCLUSIVE and not c.caught and "not judged" in c.detail
+
+
+def test_a_falsification_passes_only_when_every_check_was_caught() -> None:
+    caught = Falsification("d", catches_of(FALSIFIER, judged(a=1.0, b=1.0, c=1.0)))
+    assert caught.passed and caught.summary() == "FALSIFIED: 3/3 hypotheses caught"
+    blind = Falsification("d", catches_of(FALSIFIER, judged(a=1.0, b=0.0, c=1.0)))
+    assert not blind.passed and "blind: recommended.b (held under proxy-first)" in blind.summary()
+    assert not Falsification("d", caught.catches, unfalsified=["recommended.z"]).passed
+    assert not Falsification("d", caught.catches, errors={"x": "nginx did not start"}).passed
+    assert not Falsification("d").passed, "no catch at all shows nothing"
+    assert unfalsified([FALSIFIER], ["recommended.a", "recommended.z"]) == ["recommended.z"]
+
+
+def test_a_falsification_round_trips_through_its_file(tmp_path: Path) -> None:
+    assert Falsification.load(tmp_path) is None
+    f = Falsification("d", catches_of(FALSIFIER, judged(a=1.0, b=0.0, c=None)), ["recommended.z"], {"x": "boom"})
+    f.save(tmp_path)
+    assert Falsification.load(tmp_path) == f
+    (tmp_path / "falsification.json").write_text("{", encoding="utf-8")
+    with pytest.raises(ExportError, match="drills falsify"):
+        Falsification.load(tmp_path)
+
+
+def findings_of(keys: list[str]) -> Findings:
+    return Findings(drill="timeout-ladder", paper="p.md", run_id="r", started_at="s", finished_at="2026-01-01T00:00:00Z",
+                    parameters={}, provenance=Provenance(), settings={},
+                    findings=[Hypothesis(k, "claim", AtLeast(100, "%"), True).judge(100.0, 3) for k in keys])
+
+
+def test_the_paper_shows_beside_each_verdict_how_it_was_made_to_fail() -> None:
+    findings = findings_of(["recommended.a", "recommended.b", "recommended.z"])
+    f = Falsification("timeout-ladder", catches_of(FALSIFIER, judged(a=4.0, b=0.0, c=1.0))[:2], ["recommended.z"])
+    block = render_block(findings, {}, falsification=f)
+    rows = {line.split(" | ")[0]: line for line in block.splitlines()
+            if line.startswith("| `recommended.") and " | claim | " in line}
+    assert rows["| `recommended.a`"].endswith("| ✅ caught by `proxy-first`: failed, 4 requests |")
+    assert rows["| `recommended.b`"].endswith("| ❌ BLIND under `proxy-first`: held, 0 requests |")
+    assert rows["| `recommended.z`"].endswith("| ❌ no falsifier |")
+    assert "**Blind checks — not verified:**" in block and "How each check was made to fail" in block
+    stamp = PaperStamp.read(f"<!-- verified:timeout-ladder:begin -->{block}<!-- verified:timeout-ladder:end -->",
+                            "timeout-ladder")
+    assert stamp is not None and stamp.falsified is False
+    passed = render_block(findings_of(["recommended.a"]), {},
+                          falsification=Falsification("timeout-ladder", catches_of(FALSIFIER, judged(a=4.0))[:1]))
+    assert "Every check can fail: each of the 1 hypotheses came out *failed*" in passed
+
+
+@pytest.mark.parametrize("spec", all_drills(), ids=lambda s: s.name)
+def test_each_falsifier_names_hypotheses_of_its_drill_in_its_own_configuration(spec) -> None:
+    keys = {f.key for f in spec.judge(spec.params(), {})}
+    for falsifier in spec.falsifiers:
+        assert falsifier.configuration in spec.configuration_names
+        assert set(falsifier.catches) <= keys, set(falsifier.catches) - keys
+
+
+def test_the_timeout_ladder_has_a_falsifier_for_every_hypothesis() -> None:
+    (spec,) = [s for s in all_drills() if s.name == "timeout-ladder"]
+    assert unfalsified(spec.falsifiers, [f.key for f in spec.judge(spec.params(), {})]) == []
+
+
+def test_catch_summary_names_its_numbers() -> None:
+    c = Catch("recommended.a", "proxy-first", "the inverted stack", Verdict.FAILED, "24 requests", "24 of 30")
+    assert c.summary() == "caught by `proxy-first` (the inverted stack): failed, 24 requests — 24 of 30"
