@@ -50,15 +50,16 @@ def render_block(findings: Findings, figure_links: Mapping[str, str], *, previou
         "Do not edit between the markers: the next export replaces it.*",
         "",
         markdown_table(
-            [["Hypothesis", "Claim", "Expected", "Observed", "n", "Verdict", "Judged on", "Gates the run",
+            [["Hypothesis", "Claim", "Expected", "Observed", "n", "Verdict", "Judged on", "About",
               "Can fail? (its falsifier)"]]
             + [[f"`{f.key}`", f.claim, f.expected, f.observed_text, str(f.samples), verdict_cell(f.key, f.verdict),
-                f.detail, "yes" if f.recommended else "no", falsified_cell(falsification, f.key)]
+                f.detail, "the recommended configuration" if f.recommended else "an anti-pattern's harm",
+                falsified_cell(falsification, f.key)]
                for f in findings.findings]
         ),
-        "A run passes when every hypothesis that gates it (those about the recommended configuration) "
-        "holds; an inconclusive one (no samples) fails it too. The others observe an anti-pattern or a "
-        "mechanism the paper describes.",
+        "A run passes when every hypothesis holds — those about the recommended configuration, and the harms "
+        "the paper says an anti-pattern causes (a harm that does not reproduce would make the paper wrong). An "
+        "inconclusive one (too few samples to judge) fails it too.",
         "",
     ]
     out += falsification_lines(falsification)

@@ -98,9 +98,11 @@ class Findings:
 
     @property
     def passed(self) -> bool:
-        """True when every judged hypothesis about a recommended configuration held."""
-        gating = [f for f in self.findings if f.recommended and f.verdict is not Verdict.NOT_JUDGED]
-        return bool(gating) and all(f.verdict is Verdict.HELD for f in gating)
+        """True when every judged hypothesis held: those about the recommended configuration, and
+        the harms the paper says an anti-pattern causes (a harm that does not reproduce makes the
+        paper wrong too). Not judged (on a target the drill does not own) neither passes nor fails."""
+        judged = [f for f in self.findings if f.verdict is not Verdict.NOT_JUDGED]
+        return bool(judged) and all(f.verdict is Verdict.HELD for f in judged)
 
     def counts(self) -> dict[Verdict, int]:
         return {v: sum(1 for f in self.findings if f.verdict is v) for v in Verdict}

@@ -77,8 +77,8 @@ class Hypothesis:
     #: The sentence the paper makes.
     claim: str
     bound: Bound
-    #: True when the claim is about the configuration the paper recommends: only those decide
-    #: whether a run passes (a failed or inconclusive one fails it).
+    #: True when the claim is about the configuration the paper recommends; False for a harm an
+    #: anti-pattern causes, or a mechanism the paper describes. Both gate the run alike.
     recommended: bool
     min_samples: int = 1
 

@@ -140,9 +140,10 @@ def falsify_drill(spec: DrillSpec[P, M], findings: Findings, run_dir: Path | str
     params = spec.params.from_mapping(findings.parameters)
     judged = [f.key for f in findings.findings]
     result = Falsification(spec.name, unfalsified=unfalsified(spec.falsifiers, judged))
+    selected = params.selected_configurations()
     for index, falsifier in enumerate(spec.falsifiers, 1):
-        if not any(key in judged for key in falsifier.catches):
-            continue  # its configuration was not selected for this run
+        if falsifier.configuration not in selected:
+            continue  # its configuration did not run: neither caught nor blind
         say(f"[{spec.name}] falsifier {index}/{len(spec.falsifiers)} {falsifier.name}: {falsifier.harm} "
             f"in the {falsifier.configuration} slot; must fail {', '.join(falsifier.catches)}")
         try:

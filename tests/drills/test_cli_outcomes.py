@@ -40,7 +40,11 @@ def test_a_failed_recommended_hypothesis_exits_1_and_is_exported(project, pg_bin
     assert re.search(r"^timeout-ladders.md\s+timeout-ladder\s+FAILED\s+2\s+0\s+7\b", result.stdout, re.M), \
         result.stdout[-2000:]
     paper = Path(project["DRILLS_ROOT"]) / "papers" / "timeout-ladders.md"
-    assert "— FAILED (2 held, 0 failed, 7 inconclusive)" in paper.read_text(encoding="utf-8")
+    text = paper.read_text(encoding="utf-8")
+    assert "— FAILED (2 held, 0 failed, 7 inconclusive)" in text
+    # verify ran the falsifiers of the configurations that ran: the heartbeat's two checks can fail.
+    assert text.count("✅ caught by `heartbeat-cannot-cut`: failed") == 2
+    assert text.count("➖ not run (its configuration did not run)") == 7
     # Everything of one verify lands in one folder: runs/<UTC timestamp>/<drill>/.
     run_dir = next((Path(project["DRILLS_RUNS_DIR"])).glob("*/timeout-ladder"))
     report = (run_dir / "timeout-ladder.html").read_text(encoding="utf-8")

@@ -77,7 +77,8 @@ def test_one_row_per_finding_with_its_verdict() -> None:
     for row, f in zip(rows, findings.findings):
         assert row.startswith(f"| `{f.key}` |")
         assert f"| {VERDICT_MARK[f.verdict]} |" in row
-        assert row.endswith("| yes | not falsified in this run |" if f.recommended else "| no | not falsified in this run |")
+        about = "the recommended configuration" if f.recommended else "an anti-pattern's harm"
+        assert row.endswith(f"| {about} | not falsified in this run |")
     assert "| 100 % |" in rows[0] and "| 2 requests |" in rows[1] and "| — |" in rows[2]
     assert "No proxy 502 \\| 504." in rows[1]
 
