@@ -33,6 +33,10 @@ class AtMost:
     def admits(self, value: float) -> bool:
         return value <= self.limit + self.tolerance
 
+    def admits_any(self, low: float, high: float) -> bool:
+        """Whether some value in [low, high] meets the bound."""
+        return self.admits(low)
+
     def __str__(self) -> str:
         tol = f" (+{format_number(self.tolerance)} {self.unit} tolerance)" if self.tolerance else ""
         return f"≤ {format_number(self.limit)} {self.unit}{tol}".replace("  ", " ")
@@ -47,6 +51,10 @@ class AtLeast:
     def admits(self, value: float) -> bool:
         return value >= self.limit - self.tolerance
 
+    def admits_any(self, low: float, high: float) -> bool:
+        """Whether some value in [low, high] meets the bound."""
+        return self.admits(high)
+
     def __str__(self) -> str:
         tol = f" (−{format_number(self.tolerance)} {self.unit} tolerance)" if self.tolerance else ""
         return f"≥ {format_number(self.limit)} {self.unit}{tol}".replace("  ", " ")
@@ -60,6 +68,10 @@ class Within:
 
     def admits(self, value: float) -> bool:
         return abs(value - self.target) <= self.tolerance
+
+    def admits_any(self, low: float, high: float) -> bool:
+        """Whether some value in [low, high] meets the bound."""
+        return low <= self.target + self.tolerance and high >= self.target - self.tolerance
 
     def __str__(self) -> str:
         return f"{format_number(self.target)} ± {format_number(self.tolerance)} {self.unit}"
@@ -97,6 +109,20 @@ class Hypothesis:
                               samples, Verdict.INCONCLUSIVE, f"{why}. {detail}".strip())
         verdict = Verdict.HELD if self.bound.admits(observed) else Verdict.FAILED
         return Finding.of(self, observed, samples, verdict, detail)
+
+    def judge_interval(self, observed: float | None, low: float, high: float, samples: int, detail: str = "") -> Finding:
+        """Judge an estimate by its confidence interval ``[low, high]`` (e.g. a percentile's, from
+        order statistics): held when the bound admits the whole interval, failed when it admits none
+        of it, inconclusive when the interval straddles the bound — too few samples to tell."""
+        need = max(1, self.min_samples)
+        if samples < need or observed is None or not math.isfinite(observed) or math.isnan(low) or math.isnan(high):
+            return self.judge(None, samples, detail)
+        if self.bound.admits(low) and self.bound.admits(high):
+            return Finding.of(self, observed, samples, Verdict.HELD, detail)
+        if not self.bound.admits_any(low, high):
+            return Finding.of(self, observed, samples, Verdict.FAILED, detail)
+        return Finding.of(self, observed, samples, Verdict.INCONCLUSIVE,
+                          f"the interval straddles the bound {self.bound}: too few samples to tell. {detail}".strip())
 
     def inconclusive(self, observed: float | None, samples: int, why: str) -> Finding:
         """A finding that cannot be judged although samples exist (e.g. a saturated generator)."""
