@@ -52,7 +52,8 @@ def render_block(findings: Findings, figure_links: Mapping[str, str], *, previou
         markdown_table(
             [["Hypothesis", "Claim", "Expected", "Observed", "n", "Verdict", "Judged on", "About",
               "Can fail? (its falsifier)"]]
-            + [[f"`{f.key}`", f.claim, f.expected, f.observed_text, str(f.samples), verdict_cell(f.key, f.verdict),
+            + [[f'<a id="{verdict_anchor(findings.drill, f.key)}"></a>`{f.key}`', f.claim, f.expected, f.observed_text,
+                str(f.samples), verdict_cell(f.key, f.verdict),
                 f.detail, "the recommended configuration" if f.recommended else "an anti-pattern's harm",
                 falsified_cell(falsification, f.key)]
                for f in findings.findings]
@@ -100,6 +101,11 @@ def render_block(findings: Findings, figure_links: Mapping[str, str], *, previou
     # Read back by `drills status` and the papers' index: the run, its verdicts and the prose it verified.
     out += [PaperStamp.of(findings, falsification.passed if falsification else None).comment()]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def verdict_anchor(drill: str, key: str) -> str:
+    """The anchor of a hypothesis's row in its paper, for links from the prose: ``v-<drill>-<key>``."""
+    return f"v-{drill}-{key.replace('.', '-')}"
 
 
 def falsified_cell(falsification: Falsification | None, key: str) -> str:

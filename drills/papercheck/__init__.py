@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .blocks import Block, code_blocks, word_count
 from .consistency import check_quoted_defaults
+from .measured import check_measured
 from .report import Problem, Report
 from .structure import check_structure
 from .tools import BlockChecker
@@ -29,6 +30,7 @@ def check_papers(papers: Iterable[Path]) -> Report:
             text = paper.read_text(encoding="utf-8")
             report.problems += check_structure(paper, text, {d.name for d in drills})
             report.problems += check_quoted_defaults(paper, text, [d for d in drills if d.paper == paper.name])
+            report.problems += check_measured(paper, text)
             for block in code_blocks(paper, text):
                 how, problems = checker.check(block)
                 report.blocks.append((f"{paper.name}:{block.line}", block.kind or "(none)", how))

@@ -98,7 +98,9 @@ def run_drill(spec: DrillSpec[P, M], params: P, run_dir: Path | str, progress: P
     result.save(run_dir)
     if falsifier is None:
         record(result, runs_root(run_dir))
-    say(f"[{spec.name}] {result.summary()} in {time.monotonic() - clock:.1f} s; findings in {run_dir}")
+    outcome = result.summary() if falsifier is None else (
+        f"under {falsifier.name}: " + ", ".join(f"{n} {v.value}" for v, n in result.counts().items() if n))
+    say(f"[{spec.name}] {outcome} in {time.monotonic() - clock:.1f} s; findings in {run_dir}")
     return result
 
 

@@ -72,11 +72,11 @@ def test_the_paper_shows_beside_each_verdict_how_it_was_made_to_fail() -> None:
     findings = findings_of(["recommended.a", "recommended.b", "recommended.z"])
     f = Falsification("timeout-ladder", catches_of(FALSIFIER, judged(a=4.0, b=0.0, c=1.0))[:2], ["recommended.z"])
     block = render_block(findings, {}, falsification=f)
-    rows = {line.split(" | ")[0]: line for line in block.splitlines()
-            if line.startswith("| `recommended.") and " | claim | " in line}
-    assert rows["| `recommended.a`"].endswith("| ✅ caught by `proxy-first`: failed, 4 requests |")
-    assert rows["| `recommended.b`"].endswith("| ❌ BLIND under `proxy-first`: held, 0 requests |")
-    assert rows["| `recommended.z`"].endswith("| ❌ no falsifier |")
+    rows = {line.split(" | ")[0].split("</a>")[-1]: line for line in block.splitlines()
+            if line.startswith("| <a id=") and " | claim | " in line}
+    assert rows["`recommended.a`"].endswith("| ✅ caught by `proxy-first`: failed, 4 requests |")
+    assert rows["`recommended.b`"].endswith("| ❌ BLIND under `proxy-first`: held, 0 requests |")
+    assert rows["`recommended.z`"].endswith("| ❌ no falsifier |")
     assert "**Blind checks — not verified:**" in block and "How each check was made to fail" in block
     stamp = PaperStamp.read(f"<!-- verified:timeout-ladder:begin -->{block}<!-- verified:timeout-ladder:end -->",
                             "timeout-ladder")
