@@ -107,7 +107,7 @@ class DrillParams:
         known = cls.field_types()
         unknown = sorted(set(values) - set(known))
         if unknown:
-            raise ParameterError(unknown[0], values[unknown[0]], f"unknown parameter; known: {', '.join(known)}")
+            raise ParameterError(unknown[0], values[unknown[0]], unknown_name(unknown[0], known))
         converted: dict[str, Any] = {name: _convert(name, value, known[name]) for name, value in values.items()}
         return cls(**converted)
 
@@ -126,7 +126,7 @@ class DrillParams:
             if name not in known and not isinstance(value, _PARAMETER_VALUES):
                 continue  # the notebook's own objects (modules, the drill, its findings), not parameters
             if name not in known:
-                raise ParameterError(name, value, f"unknown parameter; known: {', '.join(known)}")
+                raise ParameterError(name, value, unknown_name(name, known))
             values[name] = value
         return cls.from_mapping(values)
 
@@ -177,6 +177,15 @@ def require_connections_fit(name: str, value: object, *, workers: int, pool_max_
             f"workers ({workers}) × pool_max_size{own} = {needed} exceeds the {open_slots} non-superuser slots of "
             f"max_connections={max_connections}; use pool_max_size ≤ {max(0, (open_slots - extra) // workers)} "
             f"or raise max_connections" + (f" ({why})" if why else ""))
+
+
+def unknown_name(name: str, known: Iterable[str], what: str = "unknown parameter") -> str:
+    """"unknown parameter; did you mean workers? known: …" — the nearest valid name first."""
+    import difflib
+
+    known = list(known)
+    near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f"{what}; {f'did you mean {near[0]}? ' if near else ''}known: {', '.join(known)}"
 
 
 def split_names(text: str) -> list[str]:

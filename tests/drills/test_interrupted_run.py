@@ -33,7 +33,8 @@ def test_interrupting_drills_run_stops_the_stack_and_keeps_what_was_measured(
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode != 0
+    # A scheduler tells an interruption from a failed claim (1) or a drill that could not run (2).
+    assert proc.returncode == 128 + sig, proc.returncode
     run_dir = next(env_runs.glob("*-timeout-ladder"))
     partial = json.loads((run_dir / "partial.json").read_text(encoding="utf-8"))
     # What was measured is kept, and the run says where it stopped.

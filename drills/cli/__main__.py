@@ -1,0 +1,5 @@
+"""``python -m drills.cli``."""
+
+from . import main
+
+main()
