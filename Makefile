@@ -14,7 +14,7 @@ STAMP  := $(VENV)/.installed
 help: ## list the targets
 	@echo "make <target>:"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 15
-	@echo "variables: PYTHON=$(PYTHON)  PYTEST_ARGS='...'  LAB_ARGS='...'"
+	@echo "variables: PYTHON=$(PYTHON)  PYTEST_ARGS='...'  VERIFY_ARGS='...'  LAB_ARGS='...'"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
@@ -36,9 +36,9 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv, install drills, find (or install) PostgreSQL and nginx
 
-verify: setup ## run every drill: drills verify
+verify: setup ## run every drill, its falsifiers, then export: drills verify (VERIFY_ARGS passes through)
 	@$(VPY) -m drills.sysdeps
-	$(VENV)/bin/drills verify
+	$(VENV)/bin/drills verify $(VERIFY_ARGS)
 
 test: setup lint ## lint and type-check, then run the tests (PYTEST_ARGS='-k name -x' passes through)
 	@$(VPY) -m drills.sysdeps
