@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from drills.catalog import timeout_ladder
+from drills.findings import Findings, Verdict
 from drills.paths import papers_dir
 
 pytestmark = pytest.mark.slow
@@ -25,9 +26,12 @@ def test_a_planted_password_never_leaves_the_stack(tmp_path: Path, pg_binaries, 
               "-p", "request_budget_s=0.5", "-p", "proxy_read_timeout_s=0.8", "-p", "client_timeout_s=1.2"]
     result = subprocess.run([sys.executable, "-m", "drills.cli", "-v", "run", "timeout-ladder", *params],
                             capture_output=True, text=True, env=env, timeout=300)
-    # Only the recommended ladder ran: the others are inconclusive, so the run still passes (exit 0).
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    # Only the recommended ladder ran: it held, and the harms the paper claims went undemonstrated
+    # (inconclusive), which fails the run (exit 1) — harms gate too.
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
     run_dir = next(runs.glob("*-timeout-ladder"))
+    verdicts = {f.key: f.verdict for f in Findings.load(run_dir).findings}
+    assert all(v is Verdict.HELD for k, v in verdicts.items() if k.startswith("recommended.")), verdicts
     paper = tmp_path / "paper" / timeout_ladder.SPEC.paper
     shutil.copytree(papers_dir(), paper.parent)
     from drills.export import export_run

@@ -16,10 +16,13 @@ from drills.paths import papers_dir
 pytestmark = pytest.mark.slow
 
 # Four pool slots holding 50 ms each: capacity 80 req/s, overload past 4 + 0.5 s × 80 = 44 users.
+# One Gunicorn worker: with two, the kernel hands connections to the workers unevenly (measured
+# 242/607 requests per worker in 15 s) and the capacity check became a coin toss — a defect of the
+# stack's load spreading, open in the issue on verdicts that can fail, not of this test.
 SMALL = {
-    "hold_s": 0.05, "workers": 2, "pool_min_size": 2, "pool_max_size": 2, "pool_timeout_s": 0.5,
+    "hold_s": 0.05, "workers": 1, "pool_min_size": 2, "pool_max_size": 4, "pool_timeout_s": 0.5,
     "concurrency_steps": "2,8,16,24,64", "step_s": 3.0, "warmup_s": 1.0,
-    "oversubscribed_max_connections": 8, "oversubscribed_pool_max_size": 4, "oversubscribed_users": 16,
+    "oversubscribed_max_connections": 8, "oversubscribed_pool_max_size": 8, "oversubscribed_users": 16,
     "max_waiting": 2, "bounded_users": 24, "bounded_pacing_s": 0.1,
 }
 

@@ -126,3 +126,21 @@ def test_a_step_whose_load_sat_on_one_workers_pool_is_left_out_of_the_plateau() 
     run.readings += [PoolReading(1000.0 + 4 * P.step_s + P.warmup_s + 0.25 * i, 20, 8, 3, 0, 0, 0, 0, {})
                      for i in range(10)]
     assert verdicts({"recommended": run})["recommended.capacity-littles-law"] is Verdict.INCONCLUSIVE
+
+
+def bounded_run(rejection_ms: list[float]) -> Run:
+    t0 = 1000.0
+    samples = [Sample(t0 + k * 0.01, ms, 503, "pool", "pool_queue_full", "") for k, ms in enumerate(rejection_ms)]
+    plan = LoadPlan(target_url="http://127.0.0.1:1", path="/work", steps=(LoadStep(P.bounded_users, P.step_s),))
+    return Run("bounded", [P.bounded_users], LoadResult(plan, samples, t0, [10.0]), [], 0, [])
+
+
+@pytest.mark.parametrize(("rejection_ms", "verdict"), [
+    ([2.0] * 798 + [61.0] * 2, Verdict.HELD),          # two hiccups in 800: the p99 is still immediate
+    ([2.0] * 700 + [400.0] * 100, Verdict.FAILED),     # one in eight waits: the pool is not failing fast
+    ([2.0] * 100, Verdict.INCONCLUSIVE),               # too few rejections to bound a p99 from above
+    ([], Verdict.INCONCLUSIVE),                        # no rejection at all
+])
+def test_fails_fast_is_judged_on_the_p99_of_the_rejections(rejection_ms: list[float], verdict: Verdict) -> None:
+    (finding,) = [f for f in judge(P, {"bounded": bounded_run(rejection_ms)}) if f.key == "bounded.fails-fast"]
+    assert finding.verdict is verdict, finding.detail
