@@ -136,11 +136,11 @@ def bounded_run(rejection_ms: list[float]) -> Run:
 
 
 @pytest.mark.parametrize(("rejection_ms", "verdict"), [
-    ([2.0] * 798 + [61.0] * 2, Verdict.HELD),          # two hiccups in 800: the p99 is still immediate
+    ([2.0] * 820 + [61.0] * 14, Verdict.HELD),         # hiccups of a busy machine: the p95 is still immediate
     ([2.0] * 700 + [400.0] * 100, Verdict.FAILED),     # one in eight waits: the pool is not failing fast
-    ([2.0] * 100, Verdict.INCONCLUSIVE),               # too few rejections to bound a p99 from above
+    ([2.0] * 50, Verdict.INCONCLUSIVE),                # too few rejections to bound a p95 from above (< 72)
     ([], Verdict.INCONCLUSIVE),                        # no rejection at all
 ])
-def test_fails_fast_is_judged_on_the_p99_of_the_rejections(rejection_ms: list[float], verdict: Verdict) -> None:
+def test_fails_fast_is_judged_on_the_p95_of_the_rejections(rejection_ms: list[float], verdict: Verdict) -> None:
     (finding,) = [f for f in judge(P, {"bounded": bounded_run(rejection_ms)}) if f.key == "bounded.fails-fast"]
     assert finding.verdict is verdict, finding.detail
