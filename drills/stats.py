@@ -67,6 +67,16 @@ def percentile_interval(values: Sequence[float], q: float, confidence: float = C
                               ordered[upper - 1] if upper <= n else math.inf, n, confidence)
 
 
+def samples_to_bound(q: float, confidence: float = CONFIDENCE) -> int:
+    """The fewest samples whose ``q``-th percentile interval has a finite upper end: the largest of
+    n samples lies above the percentile with probability 1 − (q/100)ⁿ, which must reach the upper
+    tail's confidence (368 for a p99 at 95 %)."""
+    p, alpha = q / 100.0, (1.0 - confidence) / 2.0
+    if p <= 0.0:
+        return 1
+    return math.ceil(math.log(alpha) / math.log(p) - 1e-9)
+
+
 def _binomial_cdf(n: int, p: float) -> list[float]:
     """P(B ≤ k) for k = 0 … n, B ~ Binomial(n, p), summed in log space (n up to millions)."""
     if p <= 0.0:

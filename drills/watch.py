@@ -177,6 +177,9 @@ class PoolReading:
     #: readings, Δsum ÷ Δcount is the mean latency at the service's boundary, without the proxy hop.
     latency_sum_s: float = 0.0
     latency_count: float = 0.0
+    #: Connections requested from the pools (queued or not): Δwait_s_total ÷ Δrequests_total is
+    #: the mean wait for a connection over every request between two readings.
+    requests_total: float = 0.0
 
     @property
     def server_total(self) -> int:
@@ -192,6 +195,7 @@ _POOL_METRICS = {
     "drills_pool_request_errors_total": "request_errors_total",
     "drills_pool_connection_errors_total": "connection_errors_total",
     "drills_http_requests_in_flight": "in_flight",
+    "drills_pool_requests_total": "requests_total",
 }
 _APP_CONNECTIONS = (
     "SELECT coalesce(state, 'starting'), count(*) FROM pg_stat_activity WHERE usename = %s GROUP BY 1"

@@ -140,8 +140,9 @@ def test_cli_refuses_a_host_not_allowed_in_one_line_before_anything_starts(tmp_p
 
 
 def test_pool_exhaustion_against_the_target_with_a_database(staging, tmp_path: Path) -> None:
-    """With DRILLS_TARGET_DSN: capacity, queueing, fast 503s, the server's connection count and an
-    observer connecting at the peak are judged; the oversubscribed and bounded runs are not."""
+    """With DRILLS_TARGET_DSN: capacity, queueing, fast 503s and the server's connection count are
+    judged; the oversubscribed and bounded runs are not, nor the admin at the peak (its premise, the
+    app holding every ordinary slot, takes a filler role the drill may only create on its own stack)."""
     from drills.catalog import pool_exhaustion
 
     # The staging stack: one worker, a pool of 4 with a 0.5 s wait; hold 50 ms = 80 req/s.
@@ -151,10 +152,10 @@ def test_pool_exhaustion_against_the_target_with_a_database(staging, tmp_path: P
         "oversubscribed_pool_max_size": 8})
     findings = run_drill(pool_exhaustion.SPEC, params, tmp_path / "run", progress=lambda _m: None)
     verdicts = {f.key: f for f in findings.findings}
-    for key in ("oversubscribed.refused-connections", "bounded.fails-fast", "recommended.no-refused-connections"):
+    for key in ("oversubscribed.refused-connections", "bounded.fails-fast", "recommended.no-refused-connections",
+                "recommended.admin-connects-at-peak"):
         assert verdicts[key].verdict is Verdict.NOT_JUDGED, key
     assert "logs" in verdicts["recommended.no-refused-connections"].detail
     judged = [f for f in findings.findings if f.key.startswith("recommended.") and f.verdict is not Verdict.NOT_JUDGED]
-    assert {f.key for f in judged} >= {"recommended.capacity-littles-law", "recommended.server-connections-bounded",
-                                        "recommended.admin-connects-at-peak"}
+    assert {f.key for f in judged} >= {"recommended.capacity-littles-law", "recommended.server-connections-bounded"}
     assert all(f.verdict is Verdict.HELD for f in judged), [(f.key, f.verdict.value, f.detail) for f in judged]

@@ -1,89 +1,138 @@
-"""The load-capacity drill's knee finder, Little's-law check and judge on made-up data with known answers."""
+"""The load-capacity drill's knee finder, Little's-law check and judge on made-up data with known answers:
+every hypothesis held, failed and inconclusive, and a falsifier for each."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
 from drills.catalog.load_capacity import (
+    FALSIFIERS,
+    SPEC,
     Measured,
     Params,
     Step,
     judge,
     knee,
     littles_law_error_pct,
-    resolvable_in_flight,
+    littles_law_se_pct,
+    locate_knee,
+    resolves,
     steps_of,
 )
+from drills.catalog.load_capacity.configurations import stack_config
 from drills.errors import ParameterError
 from drills.findings import Finding, Verdict
+from drills.pipeline.falsify import unfalsified
 from drills.stack.loadgen import LoadPlan, LoadResult, LoadStep, Sample
 from drills.watch import PoolReading
 
 
 def step(rate: float, p99_ms: float, *, errors: float = 0.0, throughput: float | None = None,
-         mean_ms: float = 100.0, in_flight: float | None = None, service_mean_ms: float | None = None) -> Step:
+         mean_ms: float = 100.0, in_flight: float | None = None, client_in_flight: float | None = None) -> Step:
     served = rate if throughput is None else throughput
     return Step(rate=rate, sent_rps=rate, throughput_ok=served, throughput_all=served, p50_ms=p99_ms / 2,
                 p95_ms=p99_ms * 0.9, p99_ms=p99_ms, mean_ms=mean_ms, error_pct=errors,
-                service_mean_ms=mean_ms if service_mean_ms is None else service_mean_ms, in_flight_samples=30,
-                in_flight=served * mean_ms / 1000 if in_flight is None else in_flight, service_cpu_pct=10,
+                in_flight=served * mean_ms / 1000 if in_flight is None else in_flight,
+                client_in_flight=served * mean_ms / 1000 if client_in_flight is None else client_in_flight,
+                littles_se_pct=1.0, service_mean_ms=mean_ms, in_flight_samples=60, service_cpu_pct=10,
                 locust_cpu_pct=5, samples=100)
 
 
-def test_knee_is_the_last_step_meeting_the_slo() -> None:
+# -- the knee ---------------------------------------------------------------------------------------
+
+
+def test_the_last_step_meeting_the_slo_brackets_the_knee() -> None:
     steps = [step(20, 110), step(40, 150), step(60, 240), step(80, 600), step(100, 1100)]
     assert knee(steps, 250).rate == 60
 
 
+def test_the_knee_is_interpolated_where_p99_crosses_the_slo() -> None:
+    # 60 → 150 ms, 80 → 350 ms: 250 ms is crossed half-way.
+    k = locate_knee([step(20, 110), step(60, 150), step(80, 350), step(100, 900)], 250)
+    assert k is not None and k.rate == pytest.approx(70) and k.low.rate == 60 and k.high.rate == 80
+
+
+def test_two_runs_either_side_of_a_step_find_nearly_the_same_knee() -> None:
+    """The p99 at 60 req/s lands at 216 ms in one run and 254 ms in the next (both measured): the
+    step-wise knee flips from 60 to 40 req/s; the interpolated one moves by 3."""
+    one = locate_knee([step(20, 116), step(40, 153), step(60, 216), step(80, 484)], 250)
+    other = locate_knee([step(20, 118), step(40, 134), step(60, 254), step(80, 396)], 250)
+    assert one.low.rate == 60 and other.low.rate == 40
+    assert one.rate == pytest.approx(62.5, abs=0.1) and other.rate == pytest.approx(59.3, abs=0.1)
+
+
+def test_errors_crossing_one_percent_locate_the_knee_too() -> None:
+    k = locate_knee([step(20, 110), step(40, 120, errors=5.0)], 250)  # 0 → 5 %: 1 % a fifth of the way
+    assert knee([step(20, 110), step(40, 120, errors=5.0)], 250).rate == 20
+    assert k.rate == pytest.approx(24)
+
+
 def test_a_step_that_meets_the_slo_after_one_that_broke_it_is_not_the_knee() -> None:
     steps = [step(20, 110), step(40, 400), step(60, 200)]  # a lucky step past a broken one
-    assert knee(steps, 250).rate == 20
+    assert knee(steps, 250).rate == 20 and locate_knee(steps, 250).high.rate == 40
 
 
-def test_errors_above_one_percent_break_the_slo_even_with_a_good_p99() -> None:
-    steps = [step(20, 110), step(40, 120, errors=5.0)]
-    assert knee(steps, 250).rate == 20
-
-
-def test_no_knee_when_the_first_step_already_breaks_the_slo() -> None:
+def test_a_knee_below_the_first_step_or_past_the_last_is_a_bound() -> None:
+    below = locate_knee([step(20, 300), step(40, 500)], 250)
     assert knee([step(20, 300), step(40, 500)], 250) is None
+    assert below.low is None and below.rate == 20 and below.describe().startswith("below")
+    above = locate_knee([step(20, 100), step(40, 110)], 250)
+    assert above.high is None and above.rate == 40 and above.describe().startswith("at least")
+    assert locate_knee([], 250) is None
 
 
 def test_empty_steps_do_not_meet_the_slo() -> None:
-    empty = step(20, math.nan)
-    empty = Step(**{**empty.__dict__, "samples": 0})
+    empty = replace(step(20, math.nan), samples=0)
     assert knee([empty, step(40, 100)], 250) is None
 
 
+# -- Little's law -----------------------------------------------------------------------------------
+
+
 @pytest.mark.parametrize(("in_flight", "expected_pct"), [(8.0, 0.0), (8.8, 10.0), (7.2, 10.0), (4.0, 50.0)])
-def test_littles_law_error_compares_measured_in_flight_with_throughput_times_latency(in_flight, expected_pct) -> None:
-    # 80 req/s × 100 ms = 8 in flight.
+def test_littles_law_compares_the_services_gauge_with_the_clients_lambda_w(in_flight, expected_pct) -> None:
+    # 80 req/s × 100 ms = 8 in flight, as the client timed it.
     assert littles_law_error_pct(step(80, 200, mean_ms=100, in_flight=in_flight)) == pytest.approx(expected_pct)
 
 
-def test_littles_law_is_judged_at_the_services_boundary() -> None:
-    """W is the service's own mean latency: the client's includes the proxy hop L never sees."""
-    s = step(60, 120, mean_ms=90.0, service_mean_ms=80.0, in_flight=4.8)
-    assert littles_law_error_pct(s) == pytest.approx(0.0)
-    assert math.isnan(littles_law_error_pct(step(60, 120, service_mean_ms=float("nan"))))
-
-
-@pytest.mark.parametrize(("samples", "least"), [(30, 13.333), (25, 16.0), (120, 3.3333), (0, float("inf"))])
-def test_only_steps_whose_samples_resolve_the_tolerance_are_judged(samples, least) -> None:
-    """2 standard errors of a Poisson-like count's mean fit in 10 % of it from L = 4 ÷ (0.01 n)."""
-    assert resolvable_in_flight(samples, 10.0) == pytest.approx(least, rel=1e-3)
-
-
-def test_littles_law_without_throughput_is_not_a_number() -> None:
+def test_littles_law_takes_w_from_the_client_not_from_the_services_own_timer() -> None:
+    """The gauge and the service's timer sit in one middleware: L = λW between them holds by
+    construction. A proxy that answers 504 after 50 ms while the service holds 100 ms shows only
+    against the client's clock."""
+    s = step(60, 120, in_flight=6.0, client_in_flight=3.0)  # the service held twice what the client saw
+    assert littles_law_error_pct(s) == pytest.approx(100.0)
     assert math.isnan(littles_law_error_pct(step(0, 100, throughput=0.0)))
+
+
+@pytest.mark.parametrize(("inside_s", "interval_s", "expected_pct"), [
+    ([0.1] * 60, 0.05, 100 * math.sqrt(60 * 0.05 ** 2 / 6) / 6.0),  # each time counted in whole 50 ms ticks
+    ([0.02] * 100, 0.05, 100 * math.sqrt(100 * 0.02 * 0.03) / 2.0),  # shorter than a tick: seen or not
+    ([], 0.05, math.inf), ([0.1], math.inf, math.inf),
+])
+def test_the_standard_error_comes_from_sampling_the_gauge(inside_s, interval_s, expected_pct) -> None:
+    assert littles_law_se_pct(inside_s, interval_s) == pytest.approx(expected_pct)
+
+
+def test_a_step_is_judged_only_where_its_samples_resolve_the_tolerance() -> None:
+    """20 req/s for 3 s at 106 ms: ±5.0 % with the gauge read every 0.1 s (two of them exceed 10 %),
+    ±2.5 % every 0.05 s (the local stack measured ±5.3 % and ±2.5 %)."""
+    assert littles_law_se_pct([0.106] * 60, 0.1) == pytest.approx(5.0, abs=0.1)
+    assert littles_law_se_pct([0.106] * 60, 0.05) == pytest.approx(2.5, abs=0.1)
+    assert not resolves(replace(step(20, 100), littles_se_pct=5.3), 10.0)
+    assert resolves(replace(step(20, 100), littles_se_pct=2.6), 10.0)
+    assert not resolves(replace(step(20, 100), littles_se_pct=1.0, samples=0), 10.0)
+
+
+# -- parameters -------------------------------------------------------------------------------------
 
 
 def test_capacity_arithmetic_and_users() -> None:
     p = Params()
     assert p.slots == 8 and p.capacity_rps == pytest.approx(80)
+    assert p.knee_band == pytest.approx((40, 80)) and p.excess_pct == pytest.approx(50)
     assert p.users_for(60) == 120  # 60 req/s × 2 s pacing
     assert p.warmup_s == pytest.approx(3.0)
 
@@ -96,6 +145,8 @@ def test_capacity_arithmetic_and_users() -> None:
     ({"workers": 5}, "pool_max_size"),  # 20 slots > 17
     ({"configurations": "shedding,storm"}, "configurations"),
     ({"locust_workers": -1}, "locust_workers"),
+    ({"knee_min_pct": 100}, "knee_min_pct"),
+    ({"shed_tolerance_pct": 0}, "shed_tolerance_pct"),
 ])
 def test_bad_parameters_are_refused_with_their_name(changes: dict, name: str) -> None:
     with pytest.raises(ParameterError) as info:
@@ -106,27 +157,32 @@ def test_bad_parameters_are_refused_with_their_name(changes: dict, name: str) ->
 # -- judge, on synthetic runs -------------------------------------------------------------------------
 
 T0 = 1_700_000_000.0  # epoch seconds: when each synthetic Locust run starts
-READING_EVERY_S = 0.01  # the /metrics sampler: 300 in-flight samples per 3 s window resolve L ≥ 1.3
+READING_EVERY_S = 0.01  # the /metrics sampler
 KEYS = ["recommended.littles-law", "recommended.knee-below-capacity", "recommended.flat-past-saturation",
-        "shedding.admitted-p99-within-slo", "shedding.excess-fast-503", "no-shedding.p99-breaks-slo"]
+        "shedding.admitted-p99-within-slo", "shedding.sheds-only-the-excess", "shedding.excess-fast-503",
+        "no-shedding.p99-breaks-slo"]
 
 
 @dataclass(frozen=True)
 class Shape:
     """One step of a synthetic run: requests sent evenly at ``rate``, ``ok_rps`` of them answered 200
-    after ``latency_ms``, the rest 503 (``error``) after ``rejected_ms``."""
+    after ``latency_ms``, the rest ``status`` (503: ``error``) after ``rejected_ms``."""
 
     rate: float
     latency_ms: float
     ok_rps: float | None = None
     rejected_ms: float | None = None
     error: str = "pool_timeout"
-    #: The service's in-flight gauge, as a multiple of what Little's law predicts.
+    status: int = 503
+    #: The service's in-flight gauge, as a multiple of what the client's timing gives.
     in_flight_factor: float = 1.0
     locust_cpu_pct: float = 5.0
+    #: Share of the offered rate the generator sent.
+    sent_share: float = 1.0
+    reading_every_s: float = READING_EVERY_S
 
 
-def synthetic(name: str, shapes: list[Shape], step_s: float) -> Measured:
+def synthetic(name: str, shapes: list[Shape], step_s: float, warnings: tuple[str, ...] = ()) -> Measured:
     """A Measured as LocustRun and PoolWatch would leave it, for steps shaped like ``shapes``."""
     plan = LoadPlan(target_url="http://127.0.0.1:9", path="/work",
                     steps=tuple(LoadStep(max(1, round(s.rate)), step_s) for s in shapes))
@@ -135,45 +191,57 @@ def synthetic(name: str, shapes: list[Shape], step_s: float) -> Measured:
     latency_sum = latency_count = 0.0
     for index, shape in enumerate(shapes):
         start = T0 + index * step_s
+        rate = shape.rate * shape.sent_share
         ok_share = 1.0 if shape.ok_rps is None else shape.ok_rps / shape.rate
         rejected_ms = shape.latency_ms if shape.rejected_ms is None else shape.rejected_ms
-        for k in range(round(shape.rate * step_s)):
+        for k in range(round(rate * step_s)):
             ok = int((k + 1) * ok_share) > int(k * ok_share)  # ok_share of them, spread evenly
-            samples.append(Sample(start + k / shape.rate, shape.latency_ms if ok else rejected_ms,
-                                  200 if ok else 503, "" if ok else "pool", "" if ok else shape.error, ""))
+            samples.append(Sample(start + k / rate, shape.latency_ms if ok else rejected_ms,
+                                  200 if ok else shape.status, "" if ok else "pool", "" if ok else shape.error,
+                                  "" if ok or shape.status else "ConnectionResetError"))
         mean_s = (ok_share * shape.latency_ms + (1 - ok_share) * rejected_ms) / 1000
-        for n in range(round(step_s / READING_EVERY_S)):
-            latency_count += shape.rate * READING_EVERY_S
-            latency_sum += shape.rate * READING_EVERY_S * mean_s
-            readings.append(PoolReading(start + n * READING_EVERY_S, 0, 0, 0, 0, 0, 0, 0, {},
-                                        in_flight=shape.in_flight_factor * shape.rate * mean_s,
+        for n in range(round(step_s / shape.reading_every_s)):
+            latency_count += rate * shape.reading_every_s
+            latency_sum += rate * shape.reading_every_s * mean_s
+            readings.append(PoolReading(start + n * shape.reading_every_s, 0, 0, 0, 0, 0, 0, 0, {},
+                                        in_flight=shape.in_flight_factor * rate * mean_s,
                                         latency_sum_s=latency_sum, latency_count=latency_count))
     samples.sort(key=lambda s: s.start_s)
-    load = LoadResult(plan, samples, T0, [s.locust_cpu_pct for s in shapes])
+    load = LoadResult(plan, samples, T0, [s.locust_cpu_pct for s in shapes], list(warnings))
     return Measured(name, [s.rate for s in shapes], load, readings, [(r.at_s, r.in_flight) for r in readings],
                     [30.0] * len(shapes))
 
 
-def step_load(params: Params, **changes: Shape) -> Measured:
-    """Defaults (capacity 80 req/s, SLO 250 ms): p99 within the SLO up to 80 req/s, then served
-    throughput flat at 80/s (the excess a 503 after the pool timeout) while latency rises."""
-    shapes = {20: Shape(20, 100), 40: Shape(40, 100), 60: Shape(60, 110), 80: Shape(80, 200),
-              100: Shape(100, 600, ok_rps=80, rejected_ms=1000), 120: Shape(120, 900, ok_rps=80, rejected_ms=1000)}
-    shapes.update({int(k.removeprefix("r")): v for k, v in changes.items()})
-    return synthetic("recommended", [shapes[int(r)] for r in params.rates()], params.step_s)
+#: Defaults (capacity 80 req/s, SLO 250 ms), as the local stack measures them: p99 within the SLO up
+#: to 60 req/s, broken at capacity; past it served throughput flat at 77/s (the excess a 503 after
+#: the pool's 1 s timeout) while latency rises.
+STEPS = {20: Shape(20, 105), 40: Shape(40, 110), 60: Shape(60, 150), 80: Shape(80, 400),
+         100: Shape(100, 950, ok_rps=77, rejected_ms=1100), 120: Shape(120, 1000, ok_rps=77, rejected_ms=1100)}
 
 
-def overload(params: Params, name: str, shape: Shape) -> Measured:
-    return synthetic(name, [shape], params.overload_s)
+def step_load(params: Params, warnings: tuple[str, ...] = (), **changes: Shape) -> Measured:
+    shapes = {**STEPS, **{int(k.removeprefix("r")): v for k, v in changes.items()}}
+    return synthetic("recommended", [shapes[int(r)] for r in params.rates()], params.step_s, warnings)
 
 
-def healthy(params: Params) -> dict[str, Measured]:
-    """Every hypothesis holds: the knee at capacity, a flat plateau, fast shedding, an unshed queue."""
-    return {
-        "recommended": step_load(params),
-        "no-shedding": overload(params, "no-shedding", Shape(160, 900, ok_rps=80, rejected_ms=1000)),
-        "shedding": overload(params, "shedding", Shape(160, 150, ok_rps=80, rejected_ms=5, error="pool_queue_full")),
-    }
+def overload(params: Params, name: str, shape: Shape, warnings: tuple[str, ...] = ()) -> Measured:
+    return synthetic(name, [shape], params.overload_s, warnings)
+
+
+SHED = Shape(160, 180, ok_rps=76, rejected_ms=5, error="pool_queue_full")  # 52.5 % shed in 5 ms
+UNSHED = Shape(160, 1000, ok_rps=77, rejected_ms=1100)
+
+
+def healthy(params: Params, **runs: Measured) -> dict[str, Measured]:
+    """Every hypothesis holds: the knee in its band, a flat plateau, fast shedding of the excess, an
+    unshed queue; ``runs`` replaces some."""
+    return {"recommended": step_load(params), "no-shedding": overload(params, "no-shedding", UNSHED),
+            "shedding": overload(params, "shedding", SHED), **runs}
+
+
+def found(params: Params, runs: dict[str, Measured], key: str) -> Finding:
+    (finding,) = [f for f in judge(params, runs) if f.key == key]
+    return finding
 
 
 def verdicts(findings: list[Finding]) -> dict[str, Verdict]:
@@ -192,11 +260,14 @@ def test_judge_holds_every_hypothesis_on_a_run_that_behaves_as_the_paper_says() 
     assert [f.key for f in findings] == KEYS
     assert all(f.verdict is Verdict.HELD for f in findings), [(f.key, f.verdict, f.detail) for f in findings]
     by_key = {f.key: f for f in findings}
-    assert by_key["recommended.knee-below-capacity"].observed == 80
+    assert by_key["recommended.knee-below-capacity"].observed == pytest.approx(60 + 20 * 100 / 250)
     assert by_key["recommended.littles-law"].observed == pytest.approx(0.0, abs=1.0)
-    assert by_key["shedding.admitted-p99-within-slo"].observed == pytest.approx(150)
+    assert by_key["recommended.littles-law"].samples == 6, "every step judged, below the knee too"
+    assert by_key["recommended.flat-past-saturation"].observed == pytest.approx(3 / 78 * 100, abs=0.5)
+    assert by_key["shedding.admitted-p99-within-slo"].observed == pytest.approx(180)
+    assert by_key["shedding.sheds-only-the-excess"].observed == pytest.approx(52.5, abs=0.5)
     assert by_key["shedding.excess-fast-503"].observed == pytest.approx(100)
-    assert by_key["no-shedding.p99-breaks-slo"].observed == pytest.approx(1000)
+    assert by_key["no-shedding.p99-breaks-slo"].observed == pytest.approx(1100)
 
 
 def test_steps_of_reads_the_synthetic_run_back() -> None:
@@ -204,71 +275,271 @@ def test_steps_of_reads_the_synthetic_run_back() -> None:
     steps = steps_of(step_load(params), params)
     assert [s.rate for s in steps] == params.rates()
     assert [round(s.sent_rps) for s in steps] == [20, 40, 60, 80, 100, 120]
-    assert [round(s.throughput_ok) for s in steps] == [20, 40, 60, 80, 80, 80]
-    assert steps[0].service_mean_ms == pytest.approx(100) and steps[0].in_flight == pytest.approx(2.0)
-    assert knee(steps, params.slo_p99_ms).rate == 80
+    assert [round(s.throughput_ok) for s in steps] == [20, 40, 60, 80, 77, 77]
+    assert steps[0].in_flight == pytest.approx(2.1) and steps[0].client_in_flight == pytest.approx(2.1, rel=0.02)
+    assert steps[0].service_mean_ms == pytest.approx(105)
+    assert knee(steps, params.slo_p99_ms).rate == 60
 
 
-def test_littles_law_fails_when_the_in_flight_gauge_disagrees_with_throughput_times_latency() -> None:
+# recommended.littles-law
+
+
+def test_littles_law_fails_where_the_service_holds_what_the_client_no_longer_waits_for() -> None:
+    """nginx's 504 at the SLO while the service goes on: past capacity the gauge sees the full wait."""
     params = Params()
-    runs = {**healthy(params), "recommended": step_load(params, r60=Shape(60, 110, in_flight_factor=1.5))}
-    finding = judge(params, runs)[0]
-    assert finding.key == "recommended.littles-law" and finding.verdict is Verdict.FAILED
-    assert finding.observed == pytest.approx(50, abs=1)
+    runs = healthy(params, recommended=step_load(params, r100=replace(STEPS[100], in_flight_factor=3.0),
+                                                  r120=replace(STEPS[120], in_flight_factor=4.0)))
+    finding = found(params, runs, "recommended.littles-law")
+    assert finding.verdict is Verdict.FAILED and finding.observed == pytest.approx(300, abs=5)
 
 
-def test_a_knee_above_capacity_fails() -> None:
+def test_littles_law_fails_below_the_knee_too() -> None:
     params = Params()
-    runs = {**healthy(params), "recommended": step_load(params, r100=Shape(100, 220))}  # 100 req/s within the SLO
-    finding = judge(params, runs)[1]
-    assert finding.key == "recommended.knee-below-capacity" and finding.verdict is Verdict.FAILED
-    assert finding.observed == 100
+    runs = healthy(params, recommended=step_load(params, r20=replace(STEPS[20], in_flight_factor=1.5)))
+    finding = found(params, runs, "recommended.littles-law")
+    assert finding.verdict is Verdict.FAILED and finding.observed == pytest.approx(50, abs=2)
 
 
-def test_a_knee_no_step_broke_is_inconclusive() -> None:
-    params = Params(rate_steps="20,40,60")
-    finding = judge(params, {"recommended": step_load(params)})[1]
-    assert finding.verdict is Verdict.INCONCLUSIVE and "no step broke the SLO" in finding.detail
+def test_littles_law_excludes_unresolved_steps_and_says_so() -> None:
+    params = Params()
+    coarse = replace(STEPS[20], reading_every_s=0.5, in_flight_factor=1.5)  # ±18 %: cannot resolve 10 %
+    finding = found(params, healthy(params, recommended=step_load(params, r20=coarse)), "recommended.littles-law")
+    assert finding.verdict is Verdict.HELD and finding.samples == 5
+    assert "excluded, sampling cannot resolve 10 %" in finding.detail and "20/s (± " in finding.detail
+
+
+def test_littles_law_resting_mostly_on_excluded_steps_is_inconclusive() -> None:
+    params = Params()
+    coarse = {f"r{r}": replace(STEPS[r], reading_every_s=1.0) for r in (20, 40, 60, 80)}
+    finding = found(params, healthy(params, recommended=step_load(params, **coarse)), "recommended.littles-law")
+    assert finding.verdict is Verdict.INCONCLUSIVE and "most steps could not be resolved" in finding.detail
+
+
+# recommended.knee-below-capacity
+
+
+def test_a_knee_past_capacity_fails() -> None:
+    """The SLO held at 80 and 100 req/s: no headroom was needed, so slots ÷ hold did not predict."""
+    params = Params()
+    runs = healthy(params, recommended=step_load(params, r80=Shape(80, 150), r100=Shape(100, 200)))
+    finding = found(params, runs, "recommended.knee-below-capacity")
+    assert finding.verdict is Verdict.FAILED and 100 < finding.observed < 102  # 120 req/s broke it
+
+
+def test_a_knee_no_step_broke_fails_when_it_is_past_capacity_already() -> None:
+    params = Params(rate_steps="20,60,100")
+    finding = found(params, {"recommended": step_load(params, r100=Shape(100, 200))}, "recommended.knee-below-capacity")
+    assert finding.verdict is Verdict.FAILED and finding.observed == 100 and "at least 100" in finding.detail
+
+
+def test_a_knee_far_below_capacity_fails() -> None:
+    """A pool half the predicted size: 40 req/s is already past its capacity."""
+    params = Params()
+    runs = healthy(params, recommended=step_load(params, r40=Shape(40, 400), r60=Shape(60, 1000)))
+    finding = found(params, runs, "recommended.knee-below-capacity")
+    assert finding.verdict is Verdict.FAILED and finding.observed == pytest.approx(20 + 20 * 145 / 295)
+
+
+def test_a_knee_below_a_first_step_under_the_band_fails() -> None:
+    params = Params()
+    runs = healthy(params, recommended=step_load(params, r20=Shape(20, 300)))
+    finding = found(params, runs, "recommended.knee-below-capacity")
+    assert finding.verdict is Verdict.FAILED and "below the first step" in finding.detail
+
+
+@pytest.mark.parametrize(("rate_steps", "changes", "why"), [
+    ("20,40,60", {}, "no step broke the SLO"),  # knee ≥ 60, band up to 80: not located
+    ("60,80,100", {"r60": Shape(60, 300)}, "the first step already broke"),  # knee < 60, band from 40
+])
+def test_a_knee_the_steps_do_not_locate_is_inconclusive(rate_steps, changes, why) -> None:
+    params = Params(rate_steps=rate_steps)
+    finding = found(params, {"recommended": step_load(params, **changes)}, "recommended.knee-below-capacity")
+    assert finding.verdict is Verdict.INCONCLUSIVE and why in finding.detail
+
+
+# recommended.flat-past-saturation
 
 
 def test_served_throughput_that_keeps_rising_past_capacity_is_not_flat() -> None:
     params = Params()
-    runs = {**healthy(params), "recommended": step_load(params, r100=Shape(100, 600), r120=Shape(120, 900))}
-    finding = judge(params, runs)[2]
-    assert finding.key == "recommended.flat-past-saturation" and finding.verdict is Verdict.FAILED
-    assert finding.observed == pytest.approx(40, abs=2)  # (120 − 80) ÷ 100 served
+    runs = healthy(params, recommended=step_load(params, r80=Shape(80, 400), r100=Shape(100, 600),
+                                                  r120=Shape(120, 900)))
+    finding = found(params, runs, "recommended.flat-past-saturation")
+    assert finding.verdict is Verdict.FAILED and finding.observed == pytest.approx(40, abs=1)
 
 
-def test_a_plateau_whose_latency_does_not_rise_fails() -> None:
+def test_a_plateau_whose_latency_stays_within_the_slo_fails() -> None:
+    """Shedding in the recommended stack: flat throughput, but the p99 past capacity keeps the SLO."""
     params = Params()
-    runs = {**healthy(params), "recommended": step_load(params, r100=Shape(100, 150, ok_rps=80, rejected_ms=150),
-                                                        r120=Shape(120, 120, ok_rps=80, rejected_ms=120))}
-    finding = judge(params, runs)[2]
+    shed = {f"r{r}": Shape(r, 180, ok_rps=77, rejected_ms=5, error="pool_queue_full") for r in (80, 100, 120)}
+    finding = found(params, healthy(params, recommended=step_load(params, **shed)), "recommended.flat-past-saturation")
     assert finding.verdict is Verdict.FAILED and finding.detail.startswith("latency did not rise")
+    assert finding.observed == pytest.approx(0, abs=2), "throughput itself stayed flat"
 
 
-def test_a_saturated_generator_makes_the_step_load_inconclusive() -> None:
+def test_a_plateau_no_slower_than_before_capacity_fails() -> None:
+    """p99 past the SLO, but the mean as high below capacity already: latency did not rise there."""
     params = Params()
-    runs = {**healthy(params), "recommended": step_load(params, r120=Shape(120, 900, ok_rps=80, rejected_ms=1000,
-                                                                             locust_cpu_pct=95))}
-    found = verdicts(judge(params, runs))
-    assert [found[k] for k in KEYS[:3]] == [Verdict.INCONCLUSIVE] * 3
-    assert [found[k] for k in KEYS[3:]] == [Verdict.HELD] * 3
+    runs = healthy(params, recommended=step_load(params, r60=Shape(60, 1200)))
+    finding = found(params, runs, "recommended.flat-past-saturation")
+    assert finding.verdict is Verdict.FAILED and "80/s no slower on average than 60/s" in finding.detail
 
 
-def test_slow_shedding_and_a_fast_unshed_overload_fail() -> None:
+def test_p99s_at_the_pool_timeouts_ceiling_need_not_rise_from_step_to_step() -> None:
+    """Past capacity the pool's timeout caps the wait: 703 ms, then 574 ms was noise (measured)."""
     params = Params()
-    runs = {**healthy(params),
-            "shedding": overload(params, "shedding", Shape(160, 400, ok_rps=80, rejected_ms=300,
-                                                           error="pool_queue_full")),
-            "no-shedding": overload(params, "no-shedding", Shape(160, 120))}
-    found = verdicts(judge(params, runs))
-    assert [found[k] for k in KEYS[3:]] == [Verdict.FAILED] * 3
-    assert [found[k] for k in KEYS[:3]] == [Verdict.HELD] * 3
+    runs = healthy(params, recommended=step_load(params, r120=Shape(120, 500, ok_rps=77, rejected_ms=600)))
+    assert found(params, runs, "recommended.flat-past-saturation").verdict is Verdict.HELD
 
 
-def test_a_saturated_generator_under_overload_makes_the_trio_inconclusive() -> None:
+def test_a_plateau_of_one_step_is_inconclusive() -> None:
+    params = Params(rate_steps="20,40,60,80")
+    finding = found(params, {"recommended": step_load(params)}, "recommended.flat-past-saturation")
+    assert finding.verdict is Verdict.INCONCLUSIVE and finding.samples == 1
+
+
+# the generator guard, on the step load
+
+
+@pytest.mark.parametrize("recommended", [
+    {"r120": replace(STEPS[120], locust_cpu_pct=95)},  # a Locust process at its core's limit
+    {"r100": replace(STEPS[100], sent_share=0.8)},  # it did not send what was offered
+    {"warnings": ("CPU usage above 90%! This may constrain your throughput …",)},  # Locust's own warning
+])
+def test_a_generator_that_was_the_bottleneck_makes_the_step_load_inconclusive(recommended) -> None:
     params = Params()
-    runs = {**healthy(params), "no-shedding": overload(params, "no-shedding", Shape(160, 900, locust_cpu_pct=97))}
-    found = verdicts(judge(params, runs))
-    assert [found[k] for k in KEYS[3:]] == [Verdict.INCONCLUSIVE] * 3
+    found_ = verdicts(judge(params, healthy(params, recommended=step_load(params, **recommended))))
+    assert [found_[k] for k in KEYS[:3]] == [Verdict.INCONCLUSIVE] * 3
+    assert [found_[k] for k in KEYS[3:]] == [Verdict.HELD] * 4
+
+
+# the overload: shedding.* and no-shedding.*
+
+
+def test_an_unbounded_queue_fails_the_admitted_p99_and_the_fast_503s() -> None:
+    """max_waiting 0 in the shedding stack: admitted requests wait, the excess times out after 1 s."""
+    params = Params()
+    found_ = verdicts(judge(params, healthy(params, shedding=overload(params, "shedding", UNSHED))))
+    assert found_["shedding.admitted-p99-within-slo"] is Verdict.FAILED
+    assert found_["shedding.excess-fast-503"] is Verdict.FAILED
+    assert found_["shedding.sheds-only-the-excess"] is Verdict.HELD, "the share shed was still the excess"
+
+
+@pytest.mark.parametrize(("status", "rejected_ms"), [(504, 5), (0, 5), (503, 150)])
+def test_every_answer_other_than_a_fast_503_counts_against_the_shedding(status, rejected_ms) -> None:
+    """A 504, a reset (no status) and a slow 503 are all a place in a queue, or worse."""
+    params = Params()
+    shed = overload(params, "shedding", replace(SHED, status=status, rejected_ms=rejected_ms, error=""))
+    finding = found(params, healthy(params, shedding=shed), "shedding.excess-fast-503")
+    assert finding.verdict is Verdict.FAILED and finding.observed == 0 and finding.samples > 200
+
+
+@pytest.mark.parametrize(("ok_rps", "observed"), [(40, 75.0), (150, 6.25)])
+def test_shedding_more_or_less_than_the_excess_fails(ok_rps, observed) -> None:
+    """A pool half the predicted size turns away three quarters; one that serves nearly all of it
+    sheds nothing of an excess the parameters predict."""
+    params = Params()
+    shed = overload(params, "shedding", replace(SHED, ok_rps=ok_rps))
+    finding = found(params, healthy(params, shedding=shed), "shedding.sheds-only-the-excess")
+    assert finding.verdict is Verdict.FAILED and finding.observed == pytest.approx(observed, abs=0.5)
+
+
+def test_the_excess_is_over_what_the_unshed_stack_served_else_over_slots_per_hold() -> None:
+    params = Params()
+    with_unshed = found(params, healthy(params), "shedding.sheds-only-the-excess")
+    assert with_unshed.expected == "51.9 ± 10 %" and "capacity 77.0 req/s (as the unshed" in with_unshed.detail
+    runs = healthy(params)
+    del runs["no-shedding"]
+    alone = found(params, runs, "shedding.sheds-only-the-excess")
+    assert alone.expected == "50 ± 10 %" and "slots ÷ hold: no unshed overload ran" in alone.detail
+
+
+def test_shedding_that_turned_nothing_away_has_no_503s_to_judge() -> None:
+    params = Params()
+    finding = found(params, healthy(params, shedding=overload(params, "shedding", Shape(160, 120))),
+                    "shedding.excess-fast-503")
+    assert finding.verdict is Verdict.INCONCLUSIVE and finding.samples == 0
+
+
+def test_a_fast_unshed_overload_fails() -> None:
+    params = Params()
+    finding = found(params, healthy(params, **{"no-shedding": overload(params, "no-shedding", Shape(160, 120))}),
+                    "no-shedding.p99-breaks-slo")
+    assert finding.verdict is Verdict.FAILED and finding.observed == pytest.approx(120)
+
+
+@pytest.mark.parametrize(("run", "keys"), [("shedding", KEYS[3:6]), ("no-shedding", KEYS[6:])])
+def test_a_missing_overload_leaves_its_hypotheses_inconclusive(run, keys) -> None:
+    params = Params()
+    runs = healthy(params)
+    del runs[run]
+    found_ = verdicts(judge(params, runs))
+    assert [found_[k] for k in keys] == [Verdict.INCONCLUSIVE] * len(keys)
+    assert all(v is Verdict.HELD for k, v in found_.items() if k not in keys)
+
+
+@pytest.mark.parametrize(("run", "changes", "warnings"), [
+    ("shedding", {"locust_cpu_pct": 97}, ()),
+    ("shedding", {"sent_share": 0.8}, ()),
+    ("no-shedding", {}, ("Worker abc (index 0) exceeded cpu threshold (will only log this once per worker)",)),
+])
+def test_a_saturated_generator_under_overload_makes_that_runs_hypotheses_inconclusive(run, changes, warnings) -> None:
+    params = Params()
+    base = SHED if run == "shedding" else UNSHED
+    found_ = verdicts(judge(params, healthy(params, **{run: overload(params, run, replace(base, **changes),
+                                                                          warnings)})))
+    # The share shed is compared with what the unshed overload served: its generator counts too.
+    keys = KEYS[3:6] if run == "shedding" else [KEYS[4], KEYS[6]]
+    assert [found_[k] for k in keys] == [Verdict.INCONCLUSIVE] * len(keys)
+    assert all(v is Verdict.HELD for k, v in found_.items() if k not in keys)
+
+
+def test_a_warning_that_is_not_about_cpu_does_not_stop_the_judging() -> None:
+    params = Params()
+    runs = healthy(params, shedding=overload(params, "shedding", SHED,
+                                             ("Your selected spawn rate is very high (>100)",)))
+    assert all(v is Verdict.HELD for v in verdicts(judge(params, runs)).values())
+
+
+# -- falsifiers ---------------------------------------------------------------------------------------
+
+
+def test_every_hypothesis_has_a_falsifier() -> None:
+    assert unfalsified(SPEC.falsifiers, KEYS) == []
+    assert SPEC.falsifiers == FALSIFIERS
+    assert {f.configuration for f in FALSIFIERS} == {"recommended", "shedding"}
+    assert len({f.name for f in FALSIFIERS}) == len(FALSIFIERS)
+
+
+def test_each_falsifier_changes_what_its_harm_says() -> None:
+    params = Params()
+    by_name = {f.name: f for f in FALSIFIERS}
+
+    def under(name: str):
+        f = by_name[name]
+        return f.stack(params, stack_config(params, f.configuration))
+
+    assert under("pool-smaller-than-predicted").service.pool_max_size == 2
+    larger = under("pool-larger-than-predicted")
+    assert larger.service.pool_max_size == larger.service.pool_min_size == 8
+    assert larger.postgres.max_connections >= params.workers * 8 + 3, "the server has room for the pool"
+    assert under("shedding-switched-on").service.pool_max_waiting == params.shed_max_waiting
+    assert under("proxy-gives-up-first").proxy.read_timeout_s == pytest.approx(0.25)
+    unbounded = under("unbounded-queue")
+    assert unbounded.service.pool_max_waiting == 0 and unbounded.service.pool_timeout_s == params.pool_timeout_s
+    assert under("shedding-pool-smaller-than-predicted").service.pool_max_waiting == params.shed_max_waiting
+
+
+def test_too_few_admitted_requests_leave_their_p99_inconclusive_however_fast() -> None:
+    """180 admitted in the window, all within the SLO: a p99 bounded from above needs ≥ 368."""
+    params = Params()
+    shed = overload(params, "shedding", replace(SHED, ok_rps=20))
+    finding = found(params, healthy(params, shedding=shed), "shedding.admitted-p99-within-slo")
+    assert finding.verdict is Verdict.INCONCLUSIVE and finding.samples == 180
+    assert "interval 180–∞" in finding.detail and "straddles" in finding.detail
+
+
+def test_an_overload_too_short_to_bound_the_admitted_p99_is_refused_before_it_runs() -> None:
+    with pytest.raises(ParameterError) as err:
+        Params(overload_s=6.0)  # 3 s after the warm-up at 80 req/s: at most 240 admitted
+    assert err.value.name == "overload_s" and "at most 240" in str(err.value) and "≥ 7.6 s" in str(err.value)

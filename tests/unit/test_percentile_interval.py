@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drills.findings import AtLeast, AtMost, Hypothesis, Verdict, Within
-from drills.stats import percentile, percentile_interval
+from drills.stats import percentile, percentile_interval, samples_to_bound
 
 
 def test_a_p99_bounded_from_above_needs_368_samples_at_95_percent() -> None:
@@ -95,3 +95,11 @@ def test_no_samples_is_inconclusive_whatever_the_interval() -> None:
 def test_the_estimate_is_the_ordinary_percentile() -> None:
     values = [float(v) for v in range(1, 501)]
     assert percentile_interval(values, 95).estimate == percentile(values, 95)
+
+
+@pytest.mark.parametrize(("q", "fewest"), [(99, 368), (95, 72), (50, 6)])
+def test_samples_to_bound_is_the_fewest_whose_interval_ends_below_infinity(q, fewest) -> None:
+    assert samples_to_bound(q) == fewest
+    values = [float(v) for v in range(fewest)]
+    assert math.isfinite(percentile_interval(values, q).high)
+    assert math.isinf(percentile_interval(values[:-1], q).high)

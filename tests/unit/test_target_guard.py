@@ -65,10 +65,10 @@ def test_an_allowed_host_still_needs_a_rate_and_a_duration_cap(no_network) -> No
 
 def test_a_plan_beyond_the_caps_is_refused_naming_the_cap(no_network) -> None:
     base = {"target_url": "http://10.1.2.3:8000", "allow_hosts": "10.1.2.3"}
-    # Default plan: 6 steps × 6 s + 6 s overload + drains = 46 s; peak 160 req/s.
+    # Default plan: 6 steps × 6 s + 12 s overload + drains = 52 s; peak 160 req/s.
     with pytest.raises(ParameterError) as err:
         load_capacity.Params(**base, target_max_rps=500, target_max_duration_s=30)
-    assert err.value.name == "target_max_duration_s" and "46" in str(err.value)
+    assert err.value.name == "target_max_duration_s" and "52" in str(err.value)
     with pytest.raises(ParameterError) as err:
         load_capacity.Params(**base, target_max_rps=100, target_max_duration_s=60)
     assert err.value.name == "target_max_rps" and "160" in str(err.value)

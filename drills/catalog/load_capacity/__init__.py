@@ -10,6 +10,8 @@ omission of a closed loop. Two stacks:
   achieved throughput, p50/p95/p99 from raw samples, errors, the service's CPU and its in-flight
   gauge; then the overload (``overload_rate``) without shedding (the ``no-shedding`` run);
 * ``shedding`` — the same overload with the pool's ``max_waiting`` bounding the queue.
+
+Every hypothesis has a falsifier (``falsifiers.py``): a harmful stack under which it must fail.
 """
 
 from __future__ import annotations
@@ -18,10 +20,22 @@ from ...deployment import Capability
 from ...pipeline import Configuration, DrillSpec
 from . import charts, report
 from .configurations import stack_config
+from .falsifiers import FALSIFIERS
 from .judge import judge
 from .measure import measure
 from .params import CONFIGURATIONS, Params
-from .steps import RESOLVING_SE, Measured, Step, knee, littles_law_error_pct, resolvable_in_flight, steps_of
+from .steps import (
+    RESOLVING_SE,
+    Knee,
+    Measured,
+    Step,
+    knee,
+    littles_law_error_pct,
+    littles_law_se_pct,
+    locate_knee,
+    resolves,
+    steps_of,
+)
 
 SPEC: DrillSpec[Params, Measured] = DrillSpec(
     name="load-capacity",
@@ -42,7 +56,8 @@ SPEC: DrillSpec[Params, Measured] = DrillSpec(
     # The drill predicts from its pool's size and timeout: on a target they must match the deployed ones.
     target_settings={"pool_max_size": "pool_max_size", "pool_timeout_s": "pool_timeout_s"},
     headlines=("recommended.knee-below-capacity", "recommended.littles-law", "shedding.admitted-p99-within-slo"),
+    falsifiers=FALSIFIERS,
 )
 
-__all__ = ["CONFIGURATIONS", "RESOLVING_SE", "SPEC", "Measured", "Params", "Step", "judge", "knee",
-           "littles_law_error_pct", "resolvable_in_flight", "steps_of"]
+__all__ = ["CONFIGURATIONS", "FALSIFIERS", "RESOLVING_SE", "SPEC", "Knee", "Measured", "Params", "Step", "judge",
+           "knee", "littles_law_error_pct", "littles_law_se_pct", "locate_knee", "resolves", "steps_of"]

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from ...charts import save_png
 from ...findings import Chart
 from .params import Params
-from .steps import Measured, Step, knee, steps_of
+from .steps import Measured, Step, locate_knee, steps_of
 
 
 def draw(params: Params, runs: Mapping[str, Measured], run_dir: Path) -> list[Chart]:
@@ -43,27 +43,29 @@ def _knee(params: Params, steps: list[Step], run_dir: Path) -> Chart:
     right.set_xlabel("offered rate (requests/s)")
     right.set_ylabel("latency (ms, log; raw samples, all answers)")
     right.set_title("Latency percentiles against offered load")
-    k = knee(steps, params.slo_p99_ms)
+    k = locate_knee(steps, params.slo_p99_ms)
+    lo, hi = params.knee_band
     for ax in (left, right):
+        ax.axvspan(lo, hi, color="#9467bd", alpha=0.08, label=f"knee band {lo:.0f}–{hi:.0f}/s")
         if k is not None:
-            ax.axvline(k.rate, color="#9467bd", linewidth=1.2, label=f"knee {k.rate:g}/s")
+            ax.axvline(k.rate, color="#9467bd", linewidth=1.2, label=f"knee {k.rate:.0f}/s")
         ax.grid(True, linewidth=0.3)
         ax.legend(fontsize=7, loc="upper left")
     path = run_dir / "knee.png"
     save_png(fig, path)
     return Chart("knee", path.name,
                  "Served throughput and latency percentiles (raw samples) against the offered rate; the knee is "
-                 "the highest rate whose p99 meets the SLO.")
+                 "where the p99 crosses the SLO (interpolated between steps), the band where it must lie.")
 
 
 def _shedding(params: Params, runs: Mapping[str, Measured], run_dir: Path) -> Chart:
     fig = Figure(figsize=(10.4, 3.8), dpi=100, layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
     for ax, name in zip(axes, ("no-shedding", "shedding")):
-        done = runs[name].load.step_samples(0, skip_s=params.pacing_s)
+        done = runs[name].load.step_samples(0, skip_s=params.warmup_s)
         for label, colour, pick in (("200 (admitted)", "#1f77b4", lambda s: s.status == 200),
                                     ("503 (shed or timed out)", "#d62728", lambda s: s.status == 503),
-                                    ("other", "#7f7f7f", lambda s: s.status not in (200, 503))):
+                                    ("other (504, reset, …)", "#7f7f7f", lambda s: s.status not in (200, 503))):
             values = sorted(s.latency_ms for s in done if pick(s))
             if values:
                 ax.step(values, [(i + 1) / len(done) for i in range(len(values))], where="post", color=colour,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ...errors import ParameterError
 from ...params import require_between, require_choices, split_names
+from ...stats import samples_to_bound
 from ..pooled import PooledServiceParams
 
 CONFIGURATIONS = ("recommended", "shedding")
@@ -21,14 +23,22 @@ class Params(PooledServiceParams):
     #: Each user starts at most one request per pacing_s: offered rate = users ÷ pacing_s.
     pacing_s: float = 2.0
     slo_p99_ms: float = 250.0
+    #: The knee must lie at or above this share of the pool's Little's-law capacity (and below all
+    #: of it): below, something other than the pool limits the service and slots ÷ hold mispredicts.
+    knee_min_pct: float = 50.0
     # Overload, with and without shedding.
     overload_rate: float = 160.0
-    overload_s: float = 6.0
+    #: Long enough that the window after the warm-up admits the ≥ 368 requests a p99's interval
+    #: needs to be bounded from above (at the default capacity of 80 req/s: ≥ 7.6 s).
+    overload_s: float = 12.0
     shed_max_waiting: int = 2
+    #: Percentage points by which the share shed under the overload may differ from the excess
+    #: over capacity (1 − capacity ÷ overload_rate).
+    shed_tolerance_pct: float = 10.0
     # Measurement.
     configurations: str = ",".join(CONFIGURATIONS)
     locust_workers: int = 0
-    sample_interval_s: float = 0.1
+    sample_interval_s: float = 0.05
     littles_tolerance_pct: float = 10.0
     flat_tolerance_pct: float = 15.0
     fast_ms: float = 100.0
@@ -46,11 +56,21 @@ class Params(PooledServiceParams):
                                  f"must be ≥ pacing_s + 3 = {self.pacing_s + 3:g} "
                                  "(warm-up of pacing_s + 1 s, then ≥ 2 s measured)")
         require_between("slo_p99_ms", self.slo_p99_ms, 1, 60_000, "ms")
+        require_between("knee_min_pct", self.knee_min_pct, 1, 99, "%")
         require_between("overload_rate", self.overload_rate, 1, 5000, "req/s")
         require_between("overload_s", self.overload_s, 2, 120, "s")
         if self.overload_s < self.pacing_s + 3:
             raise ParameterError("overload_s", self.overload_s, f"must be ≥ pacing_s + 3 = {self.pacing_s + 3:g}")
         require_between("shed_max_waiting", self.shed_max_waiting, 1, 1000)
+        admitted, needed = self.admitted_at_most, samples_to_bound(99)
+        # Only where shedding runs: on a target it is not judged, and the unshed p99 is bounded from below.
+        if admitted < needed and "shedding" in self.selected_configurations() and not self.target_url:
+            raise ParameterError("overload_s", self.overload_s,
+                                 f"the overload's window (overload_s − warm-up {self.warmup_s:g} s) admits at most "
+                                 f"{admitted} requests at the capacity of {self.capacity_rps:.0f} req/s; bounding "
+                                 f"their p99 takes ≥ {needed}: raise overload_s to ≥ "
+                                 f"{self.warmup_s + needed / min(self.capacity_rps, self.overload_rate):.1f} s")
+        require_between("shed_tolerance_pct", self.shed_tolerance_pct, 1, 100, "%")
         require_choices("configurations", self.selected_configurations(), CONFIGURATIONS)
         require_between("locust_workers", self.locust_workers, 0, 16)
         require_between("sample_interval_s", self.sample_interval_s, 0.02, 2, "s")
@@ -84,6 +104,22 @@ class Params(PooledServiceParams):
     def warmup_s(self) -> float:
         """Skipped at the start of each step: new users start within a second, then pick a phase."""
         return self.pacing_s + 1.0
+
+    @property
+    def knee_band(self) -> tuple[float, float]:
+        """Where the knee must lie (req/s): from knee_min_pct of the Little's-law capacity up to all of it."""
+        return self.capacity_rps * self.knee_min_pct / 100.0, self.capacity_rps
+
+    @property
+    def admitted_at_most(self) -> int:
+        """Requests the overload's measured window can admit at most: the Little's-law capacity
+        (or the offered rate, if lower) × the window after the warm-up."""
+        return math.floor(min(self.capacity_rps, self.overload_rate) * (self.overload_s - self.warmup_s))
+
+    @property
+    def excess_pct(self) -> float:
+        """The share of the overload above capacity (%): what shedding should turn away."""
+        return max(0.0, 1.0 - self.capacity_rps / self.overload_rate) * 100.0
 
     def users_for(self, rate: float) -> int:
         return max(1, round(rate * self.pacing_s))

@@ -24,21 +24,22 @@ def observations(runs: Mapping[str, Measured]) -> list[dict[str, Any]]:
 
 
 def steps_table(steps: list[Step], params: Params) -> list[list[str]]:
+    """One row per step; "knee" marks the last step within the SLO (the knee lies between it and the next)."""
     k = knee(steps, params.slo_p99_ms)
-    rows = [["offered /s", "sent /s", "served 200/s", "p50 ms", "p95 ms", "p99 ms", "mean ms (service)",
-             "errors %", "in flight", "λW", "service CPU %", "Locust CPU %", ""]]
+    rows = [["offered /s", "sent /s", "served 200/s", "p50 ms", "p95 ms", "p99 ms", "mean ms client (service)",
+             "errors %", "in flight (service)", "λW (client)", "± %", "service CPU %", "Locust CPU %", ""]]
     for s in steps:
         rows.append([f"{s.rate:g}", f"{s.sent_rps:.1f}", f"{s.throughput_ok:.1f}", f"{s.p50_ms:.0f}",
                      f"{s.p95_ms:.0f}", f"{s.p99_ms:.0f}", f"{s.mean_ms:.0f} ({s.service_mean_ms:.0f})",
-                     f"{s.error_pct:.1f}", f"{s.in_flight:.2f}",
-                     f"{s.throughput_all * s.service_mean_ms / 1000:.2f}", f"{s.service_cpu_pct:.0f}",
+                     f"{s.error_pct:.1f}", f"{s.in_flight:.2f}", f"{s.client_in_flight:.2f}",
+                     f"{s.littles_se_pct:.1f}", f"{s.service_cpu_pct:.0f}",
                      f"{s.locust_cpu_pct:.0f}", "knee" if k is s else ""])
     return rows
 
 
 def overload_table(runs: Mapping[str, Measured], params: Params) -> list[list[str]]:
-    rows = [["run", "offered /s", "served 200/s", "shed 503/s", "p50 ms (all)", "p99 ms (all)",
-             "p99 ms (admitted)", "Locust CPU %"]]
+    rows = [["run", "offered /s", "served 200/s", "fast 503/s", "other non-200/s", "not served %",
+             "p50 ms (all)", "p99 ms (all)", "p99 ms (admitted)", "Locust CPU %"]]
     for name in ("no-shedding", "shedding"):
         m = runs.get(name)
         if m is None:
@@ -46,8 +47,10 @@ def overload_table(runs: Mapping[str, Measured], params: Params) -> list[list[st
         done = m.load.step_samples(0, skip_s=params.warmup_s)
         window = m.load.plan.steps[0].duration_s - params.warmup_s
         ok = [s.latency_ms for s in done if s.status == 200]
-        rows.append([name, f"{params.overload_rate:g}", f"{len(ok) / window:.1f}",
-                     f"{sum(1 for s in done if s.status == 503) / window:.1f}",
+        fast = sum(1 for s in done if s.status == 503 and s.latency_ms <= params.fast_ms)
+        rows.append([name, f"{params.overload_rate:g}", f"{len(ok) / window:.1f}", f"{fast / window:.1f}",
+                     f"{(len(done) - len(ok) - fast) / window:.1f}",
+                     f"{100 * (len(done) - len(ok)) / len(done):.0f}" if done else "–",
                      f"{percentile([s.latency_ms for s in done], 50):.0f}",
                      f"{percentile([s.latency_ms for s in done], 99):.0f}", f"{percentile(ok, 99):.0f}",
                      f"{m.load.step_cpu_pct[0]:.0f}"])

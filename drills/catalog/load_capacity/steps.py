@@ -1,17 +1,22 @@
 """What one Locust run measured, and the per-step numbers the drill judges: throughput, latency
-percentiles from raw samples, errors, in-flight requests and the service's own mean latency."""
+percentiles from raw samples, errors, in-flight requests at the service and at the client, the knee."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from itertools import pairwise
+from statistics import median
 
-from ...stack.loadgen import LoadResult
+from ...stack.loadgen import SATURATED_CPU_PCT, LoadResult
 from ...stats import percentile
 from ...watch import PoolReading
 from .params import Params
 
-#: Standard errors within which a step's sampled in-flight must resolve the Little's-law tolerance.
+#: Standard errors within which a step's Little's-law comparison must resolve the tolerance.
 RESOLVING_SE = 2.0
+#: A step whose generator sent less than this share of the offered rate measured the generator.
+SENT_SHARE = 0.9
 
 
 @dataclass
@@ -35,11 +40,18 @@ class Step:
     p50_ms: float
     p95_ms: float
     p99_ms: float
+    #: Mean latency at the client of the requests completed in the step's window.
     mean_ms: float
     error_pct: float
+    #: L: mean of the service's own in-flight gauge over the window (sampled from /metrics).
     in_flight: float
-    #: Mean latency at the service's own boundary (its request timer): the client's mean without the
-    #: proxy hop and the client's own overhead. Little's law is judged at this boundary.
+    #: λW from the client's clock alone: Σ (time each request spent inside the window) ÷ the
+    #: window — the sample-path form of throughput × mean latency, without the error of requests
+    #: that straddle the window's edges.
+    client_in_flight: float
+    #: Standard error (%) of L against λW that sampling the gauge leaves (see littles_law_se_pct).
+    littles_se_pct: float
+    #: Mean latency at the service's own boundary (its request timer), for the proxy hop in reports.
     service_mean_ms: float
     #: How many in-flight samples the step's window held.
     in_flight_samples: int
@@ -50,6 +62,14 @@ class Step:
     def meets(self, slo_ms: float) -> bool:
         return self.samples > 0 and self.p99_ms <= slo_ms and self.error_pct <= 1.0
 
+    def generator_busy(self) -> str | None:
+        """Why this step measured the generator rather than the service, or None."""
+        if self.locust_cpu_pct >= SATURATED_CPU_PCT:
+            return f"{self.rate:g} req/s: Locust at {self.locust_cpu_pct:.0f} % CPU"
+        if self.sent_rps < SENT_SHARE * self.rate:
+            return f"{self.rate:g} req/s: sent only {self.sent_rps:.1f}/s"
+        return None
+
 
 def steps_of(m: Measured, params: Params) -> list[Step]:
     """Per offered rate: what was sent, served and seen at the service, after each step's warm-up."""
@@ -57,27 +77,88 @@ def steps_of(m: Measured, params: Params) -> list[Step]:
     warmup = params.warmup_s
     for index, rate in enumerate(m.rates):
         start, end = m.load.step_bounds()[index]
+        lo, window_s = start + warmup, end - start - warmup
         done = m.load.step_samples(index, skip_s=warmup)
-        sent = [s for s in m.load.samples if start + warmup <= s.start_s < end]
+        sent = [s for s in m.load.samples if lo <= s.start_s < end]
         all_ms = [s.latency_ms for s in done]
         ok_ms = [s.latency_ms for s in done if s.status == 200]
-        flights = [v for t, v in m.in_flight if start + warmup <= t < end]
-        window = [r for r in m.readings if start + warmup <= r.at_s < end]
+        flights = [(t, v) for t, v in m.in_flight if lo <= t < end]
+        inside = [d for d in (min(s.end_s, end) - max(s.start_s, lo) for s in m.load.samples) if d > 0]
+        window = [r for r in m.readings if lo <= r.at_s < end]
         timed = window[-1].latency_count - window[0].latency_count if len(window) >= 2 else 0.0
+        interval = median(b[0] - a[0] for a, b in pairwise(flights)) if len(flights) >= 2 else math.inf
         out.append(Step(
-            rate=rate, sent_rps=len(sent) / (end - start - warmup),
+            rate=rate, sent_rps=len(sent) / window_s,
             throughput_ok=m.load.throughput(index, skip_s=warmup, status=200),
             throughput_all=m.load.throughput(index, skip_s=warmup),
             p50_ms=percentile(all_ms, 50), p95_ms=percentile(all_ms, 95), p99_ms=percentile(all_ms, 99),
-            mean_ms=sum(all_ms) / len(all_ms) if all_ms else float("nan"),
-            error_pct=100.0 * (len(all_ms) - len(ok_ms)) / len(all_ms) if all_ms else float("nan"),
-            in_flight=sum(flights) / len(flights) if flights else float("nan"),
-            in_flight_samples=len(flights),
+            mean_ms=sum(all_ms) / len(all_ms) if all_ms else math.nan,
+            error_pct=100.0 * (len(all_ms) - len(ok_ms)) / len(all_ms) if all_ms else math.nan,
+            in_flight=sum(v for _, v in flights) / len(flights) if flights else math.nan,
+            client_in_flight=sum(inside) / window_s if window_s > 0 else math.nan,
+            littles_se_pct=littles_law_se_pct(inside, interval),
             service_mean_ms=(1000.0 * (window[-1].latency_sum_s - window[0].latency_sum_s) / timed
-                             if timed > 0 else float("nan")),
+                             if timed > 0 else math.nan),
+            in_flight_samples=len(flights),
             service_cpu_pct=m.service_cpu_pct[index], locust_cpu_pct=m.load.step_cpu_pct[index],
             samples=len(done)))
     return out
+
+
+def cpu_warnings(load: LoadResult) -> list[str]:
+    """Locust's own warnings that its CPU was at the limit ("CPU usage above 90%!", a worker that
+    "exceeded cpu threshold"): the generator then measured itself."""
+    return [w for w in load.warnings if "cpu" in w.lower()]
+
+
+def littles_law_error_pct(step: Step) -> float:
+    """|L − λW| ÷ λW in %: L the service's sampled in-flight gauge, λW from the client's clock
+    (``client_in_flight``). Two instruments, independent of each other: they agree only when what
+    the client timed is what the service held — no hidden queue, no answer the service did not give.
+    The proxy hop and the client's own overhead (1–2 ms on the local stack) count against it."""
+    predicted = step.client_in_flight
+    if not predicted > 0 or not math.isfinite(step.in_flight):  # also NaN
+        return math.nan
+    return abs(step.in_flight - predicted) / predicted * 100.0
+
+
+def littles_law_se_pct(inside_s: list[float], interval_s: float) -> float:
+    """Standard error (%) of the gauge's mean against the client's λW, for requests that spent
+    ``inside_s`` seconds in the window and a gauge sampled every ``interval_s``.
+
+    The gauge counts each request's time in whole sampling intervals Δ: for a time d it sees
+    ⌊d/Δ⌋ or ⌈d/Δ⌉ intervals, a variance of Δ²·f(1−f) (f the fraction, 1/6 on average) — or, for
+    d < Δ, d·(Δ − d). Independent between requests, these add up; relative to Σ d.
+    """
+    total = sum(inside_s)
+    if not total > 0 or not math.isfinite(interval_s):
+        return math.inf
+    variance = sum(d * (interval_s - d) if d < interval_s else interval_s ** 2 / 6 for d in inside_s)
+    return 100.0 * math.sqrt(variance) / total
+
+
+def resolves(step: Step, tolerance_pct: float) -> bool:
+    """True when the step's samples resolve the tolerance: RESOLVING_SE standard errors fit in it."""
+    return step.samples > 0 and RESOLVING_SE * step.littles_se_pct <= tolerance_pct
+
+
+@dataclass(frozen=True)
+class Knee:
+    """Where p99 crosses the SLO: between ``low`` (the last step meeting it, every step below it
+    meeting it too) and ``high`` (the next step), interpolated linearly. Without ``low`` the knee
+    lies below the first step (``rate`` is then an upper bound); without ``high`` at or above the
+    last one (``rate`` a lower bound)."""
+
+    rate: float
+    low: Step | None
+    high: Step | None
+
+    def describe(self) -> str:
+        if self.low is None:
+            return f"below the first step, {self.rate:g} req/s"
+        if self.high is None:
+            return f"at least {self.rate:g} req/s (every step met the SLO)"
+        return f"{self.rate:.1f} req/s, between {self.low.rate:g} and {self.high.rate:g} req/s"
 
 
 def knee(steps: list[Step], slo_ms: float) -> Step | None:
@@ -90,23 +171,21 @@ def knee(steps: list[Step], slo_ms: float) -> Step | None:
     return best
 
 
-def resolvable_in_flight(samples: int, tolerance_pct: float) -> float:
-    """The least mean in-flight whose sampled mean (``samples`` samples, Poisson-like variance)
-    resolves ``tolerance_pct`` within RESOLVING_SE standard errors: RESOLVING_SE² ÷ (tol² × n)."""
-    if samples < 1:
-        return float("inf")
-    return RESOLVING_SE ** 2 / ((tolerance_pct / 100.0) ** 2 * samples)
-
-
-def littles_law_error_pct(step: Step) -> float:
-    """|L − X·W| ÷ X·W in %, at the service's boundary: L its sampled in-flight gauge, X the
-    throughput the client counted, W the service's own mean latency (its request timer).
-
-    Why not the client's W: it adds the proxy hop and the client's own overhead, time that L at the
-    service never sees (1–2 ms per request on the local stack; more behind a real ingress). Three
-    instruments, one boundary.
-    """
-    predicted = step.throughput_all * step.service_mean_ms / 1000.0
-    if not predicted > 0:  # also NaN: no timer readings in the window
-        return float("nan")
-    return abs(step.in_flight - predicted) / predicted * 100.0
+def locate_knee(steps: list[Step], slo_ms: float) -> Knee | None:
+    """The offered rate at which the SLO breaks, interpolated between the steps around it (the
+    first of p99 crossing the SLO and errors crossing 1 %); None without any step."""
+    if not steps:
+        return None
+    low = knee(steps, slo_ms)
+    if low is None:
+        return Knee(steps[0].rate, None, steps[0])
+    after = steps.index(low) + 1
+    if after == len(steps):
+        return Knee(low.rate, low, None)
+    high = steps[after]
+    fractions = [1.0]
+    if high.samples > 0 and high.p99_ms > slo_ms:
+        fractions.append((slo_ms - low.p99_ms) / (high.p99_ms - low.p99_ms))
+    if high.samples > 0 and high.error_pct > 1.0:
+        fractions.append((1.0 - low.error_pct) / (high.error_pct - low.error_pct))
+    return Knee(low.rate + (high.rate - low.rate) * min(fractions), low, high)

@@ -1,21 +1,22 @@
 """Judging the pool-exhaustion drill: every hypothesis, from the load each configuration sent and
 what the pools, the server and its log showed meanwhile.
 
-Each configuration has its own function; a configuration that did not run leaves its hypotheses
-inconclusive (judged on no samples), never held. Where Locust saturated its core, the verdicts that
-rest on its numbers are inconclusive.
+Each configuration has its own function (the oversubscribed and bounded ones in ``harms.py``); a
+configuration that did not run leaves its hypotheses inconclusive (judged on no samples), never
+held. Where Locust saturated its core, the verdicts that rest on its numbers are inconclusive.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping
 
 from ...findings import AtLeast, AtMost, Finding, Hypothesis, Within
 from ...params import SUPERUSER_RESERVED_CONNECTIONS
-from ...stack.loadgen import SATURATED_CPU_PCT
-from ...stats import percentile, percentile_interval, share, span
+from ...stats import share, span
 from ...watch import PoolReading
+from .harms import judge_bounded, judge_oversubscribed, total
 from .observations import Run, outcome
 from .params import Params
 from .steps import StepStats, generator_busy, recommended_steps
@@ -31,8 +32,7 @@ def judge(params: Params, runs: Mapping[str, Run]) -> list[Finding]:
 
 
 def judge_recommended(params: Params, runs: Mapping[str, Run], stats: list[StepStats]) -> list[Finding]:
-    """Little's law, the queue's latency, fast pool 503s, the connection budget, admin access, no refusals."""
-    findings: list[Finding] = []
+    """Little's law, the pool's queue, fast pool 503s, the connection budget, admin access, no refusals."""
     rec = runs.get("recommended")
     # Steps well past capacity whose predicted queue wait stays inside the pool timeout. "Well past":
     # each worker has its own pool, and keep-alive connections stick to the worker that accepted them,
@@ -45,35 +45,49 @@ def judge_recommended(params: Params, runs: Mapping[str, Run], stats: list[StepS
     plateau = [s for s in candidates if not s.uneven]
     uneven = "".join(f"; left out {s.users} users ({s.throughput_ok:.1f}/s): requests waited while other pools "
                      f"idled in {s.uneven_share:.0%} of its readings" for s in candidates if s.uneven)
-    busy = generator_busy(plateau)
+    return [_capacity(params, plateau, uneven), _queue(params, plateau, uneven), _pool_503(params, rec),
+            _bounded(params, rec), _admin(rec), _no_refusals(rec)]
 
+
+def _capacity(params: Params, plateau: list[StepStats], uneven: str) -> Finding:
     h = Hypothesis("recommended.capacity-littles-law",
                    f"Throughput levels off at pool slots ÷ hold time = {params.slots} ÷ {params.hold_s:g} s "
                    f"= {params.capacity_rps:.0f} requests/s (Little's law).",
                    Within(round(params.capacity_rps, 1),
                           round(params.capacity_rps * params.capacity_tolerance_pct / 100, 1), "req/s"),
                    recommended=True)
+    busy = generator_busy(plateau)
     observed = sum(s.throughput_ok for s in plateau) / len(plateau) if plateau else None
     detail = ("; ".join(f"{s.users} users: {s.throughput_ok:.1f}/s" for s in plateau) or
               f"no step with ≥ {PLATEAU_FACTOR} × slots users, a queue wait inside the pool timeout and the load "
               "spread over every worker's pool") + uneven
-    findings.append(h.inconclusive(observed, len(plateau), f"generator saturated ({busy}); {detail}") if busy
-                    else h.judge(observed, len(plateau), f"mean of saturated steps: {detail}"))
+    return (h.inconclusive(observed, len(plateau), f"generator saturated ({busy}); {detail}") if busy
+            else h.judge(observed, len(plateau), f"mean of saturated steps: {detail}"))
 
-    # The mean, not the median: each worker queues for its own pool, and keep-alive connections split
-    # the users between workers unevenly, so the median follows one worker's queue; the mean of a
-    # closed loop is users ÷ throughput whatever the split.
+
+def _queue(params: Params, plateau: list[StepStats], uneven: str) -> Finding:
+    """The queue, from the pools' own wait timer: not Locust's latency, which in a closed loop is
+    users ÷ throughput whatever happens, and so would only repeat the capacity check. The mean over
+    every request (not the median): each worker queues for its own pool, and the mean over requests
+    of two saturated pools is the model's whatever the split of users."""
     h = Hypothesis("recommended.latency-grows-with-queue",
-                   "Past capacity, latency grows with the queue: mean latency ≈ users × hold ÷ slots.",
+                   "Past capacity, requests wait in the pool: the pools' own mean wait for a connection (their "
+                   "/metrics, over every request of a step) ≈ (users − slots) × hold ÷ slots.",
                    AtMost(params.latency_tolerance_pct, "%"), recommended=True)
-    deviations = [abs(s.mean_ms / 1000 / params.predicted_latency_s(s.users) - 1) * 100 for s in plateau]
-    detail = ("; ".join(f"{s.users} users: mean {s.mean_ms:.0f} ms vs "
-                        f"{params.predicted_latency_s(s.users) * 1000:.0f} ms (p50 {s.p50_ms:.0f}, p95 {s.p95_ms:.0f})"
-                        for s in plateau) or f"no step with ≥ {PLATEAU_FACTOR} × slots users") + uneven
+    measured = [s for s in plateau if math.isfinite(s.pool_wait_s) and params.queue_wait_s(s.users) > 0]
+    deviations = [abs(s.pool_wait_s / params.queue_wait_s(s.users) - 1) * 100 for s in measured]
+    detail = ("; ".join(f"{s.users} users: pool wait {s.pool_wait_s * 1000:.0f} ms over {s.pool_requests:.0f} "
+                        f"requests vs {params.queue_wait_s(s.users) * 1000:.0f} ms (client mean {s.mean_ms:.0f} ms)"
+                        for s in measured)
+              or f"no step with ≥ {PLATEAU_FACTOR} × slots users and two pool readings after its warm-up") + uneven
     worst = max(deviations) if deviations else None
-    findings.append(h.inconclusive(worst, len(plateau), f"generator saturated ({busy})") if busy
-                    else h.judge(worst, len(plateau), f"worst deviation of the mean from the queue model; {detail}"))
+    busy = generator_busy(measured)
+    return (h.inconclusive(worst, len(measured), f"generator saturated ({busy}); {detail}") if busy
+            else h.judge(worst, len(measured), f"worst deviation of the pools' mean wait from the queue model; "
+                                               f"{detail}"))
 
+
+def _pool_503(params: Params, rec: Run | None) -> Finding:
     overload = [s for s in (rec.load.samples if rec else []) if s.status != 200]
     fast_pool = [s for s in overload if s.status == 503 and s.layer == "pool"
                  and s.latency_ms <= (params.pool_timeout_s * 1000 + params.tolerance_ms
@@ -83,124 +97,74 @@ def judge_recommended(params: Params, runs: Mapping[str, Run], stats: list[StepS
                    f"With the pool's wait ({params.pool_timeout_s:g} s) below the proxy's read timeout "
                    f"({params.proxy_read_timeout_s:g} s), excess requests get a fast 503 naming the pool, never a "
                    "proxy 504.", AtLeast(100, "%"), recommended=True)
-    findings.append(h.judge(
-        share(len(fast_pool), len(overload)), len(overload),
-        f"{len(fast_pool)}/{len(overload)} non-200 answers were pool 503s within "
-        f"{params.pool_timeout_s * 1000:.0f} ms + tolerance "
-        f"(latencies {span([s.latency_ms / 1000 for s in fast_pool])}); "
-        f"proxy 504s: {proxy_504}; outcomes {dict(Counter(outcome(s) for s in overload))}"))
+    return h.judge(share(len(fast_pool), len(overload)), len(overload),
+                   f"{len(fast_pool)}/{len(overload)} non-200 answers were pool 503s within "
+                   f"{params.pool_timeout_s * 1000:.0f} ms + tolerance "
+                   f"(latencies {span([s.latency_ms / 1000 for s in fast_pool])}); "
+                   f"proxy 504s: {proxy_504}; outcomes {dict(Counter(outcome(s) for s in overload))}")
 
-    limit = params.slots
-    peak = max((r.server_total for r in rec.readings), default=None) if rec else None
+
+def _bounded(params: Params, rec: Run | None) -> Finding:
+    """The peak of app connections while the load ran, once the pools had grown past their boot size:
+    a bound met before any load (pools that open every slot at boot) is not tested by it."""
+    limit, booted = params.slots, params.workers * params.pool_min_size
     h = Hypothesis("recommended.server-connections-bounded",
-                   f"The server never sees more app connections than workers × pool_max_size = {limit}.",
+                   f"Under load the pools grow past the {booted} connections they open at boot, and the server "
+                   f"never sees more app connections than workers × pool_max_size = {limit}.",
                    AtMost(limit, "connections"), recommended=True)
-    findings.append(h.judge(None if peak is None else float(peak), len(rec.readings) if rec else 0,
-                            f"peak of {len(rec.readings) if rec else 0} pg_stat_activity samples every "
-                            f"{params.sample_interval_s:g} s"
-                            + (f"; by state at the peak: {_peak_states(rec)}" if rec else "")))
-
-    findings.append(_admin_finding("recommended.admin-connects-at-peak",
-                                   "An admin connection still succeeds at the peak of the load.", rec, True))
-
-    h = Hypothesis("recommended.no-refused-connections",
-                   "The recommended sizing never runs into the server's limit: no 53300 refusals, no pool "
-                   "connection errors.", AtMost(0, "refusals"), recommended=True)
-    conn_errors = _total(rec.readings, "connection_errors_total") if rec else 0.0
-    findings.append(h.judge(None if rec is None else float(rec.refused_in_log + conn_errors),
-                            1 if rec else 0,
-                            f"server log: {rec.refused_in_log if rec else '?'} FATAL 53300; pool connection errors: "
-                            f"{conn_errors:.0f}"))
-    return findings
+    if rec is None:
+        return h.judge(None, 0, "configuration not run")
+    start, end = rec.load.started_s, rec.load.step_bounds()[-1][1]
+    during = [r for r in rec.readings if start <= r.at_s < end and r.server_by_state]
+    if not during:
+        return h.judge(None, 0, "no pg_stat_activity sample while the load ran")
+    top = max(during, key=lambda r: r.server_total)
+    detail = (f"peak of {len(during)} pg_stat_activity samples every {params.sample_interval_s:g} s while the load "
+              f"ran; by state at the peak: {_states(top)}")
+    if top.server_total <= booted:
+        return h.inconclusive(float(top.server_total), len(during),
+                              f"the pools never grew past the {booted} connections they open at boot: the bound was "
+                              f"not put to the test; {detail}")
+    return h.judge(float(top.server_total), len(during), detail)
 
 
-def judge_oversubscribed(params: Params, runs: Mapping[str, Run]) -> list[Finding]:
-    """More pool slots than the server allows: refusals in its log, and a superuser still connects."""
-    findings: list[Finding] = []
-    over = runs.get("oversubscribed")
-    h = Hypothesis("oversubscribed.refused-connections",
-                   "With workers × max_size above the server's slots, the server refuses connections (SQLSTATE "
-                   "53300) and the pool counts connection errors, while the app only sees PoolTimeout.",
-                   AtLeast(1, "refusals"), recommended=False)
-    if over:
-        over_errors = _total(over.readings, "connection_errors_total")
-        answers = Counter(outcome(s) for s in over.load.samples)
-        findings.append(h.judge(float(over.refused_in_log), 1,
-                                f"server log: {over.refused_in_log} FATAL 53300; pool connection errors "
-                                f"{over_errors:.0f}; peak app connections "
-                                f"{max((r.server_total for r in over.readings), default=0)} of "
-                                f"{params.oversubscribed_max_connections - SUPERUSER_RESERVED_CONNECTIONS} allowed; "
-                                f"answers {dict(answers)}"))
-    else:
-        findings.append(h.judge(None, 0, "configuration not run"))
-    findings.append(_admin_finding("oversubscribed.admin-still-connects",
-                                   "Even with the app holding every non-reserved slot, a superuser connects "
-                                   f"(superuser_reserved_connections = {SUPERUSER_RESERVED_CONNECTIONS}).", over,
-                                   False))
-    return findings
-
-
-def judge_bounded(params: Params, runs: Mapping[str, Run], stats: list[StepStats]) -> list[Finding]:
-    """max_waiting set: requests past the bound fail at once, the admitted ones keep a bounded p99."""
-    findings: list[Finding] = []
-    bounded = runs.get("bounded")
-    samples = bounded.load.samples if bounded else []
-    bounded_busy = ", ".join(f"Locust at {c:.0f} % CPU" for c in (bounded.load.step_cpu_pct if bounded else [])
-                             if c >= SATURATED_CPU_PCT)
-    rejected = [s for s in samples if s.error == "pool_queue_full"]
-    # "Immediate": faster than a single hold of a connection, let alone a wait in the queue (up to
-    # pool_timeout) — judged on the p95 of the rejections with its interval. The p99 judged the
-    # scheduling of a shared two-core machine under 240 req/s: 2–3 of ~830 rejections at 52–61 ms
-    # against a 50 ms hold (measured twice), whereas a queued rejection takes hundreds of ms.
-    fast_ms = max(params.tolerance_ms, params.hold_s * 1000)
-    h = Hypothesis("bounded.fails-fast",
-                   f"With max_waiting = {params.max_waiting}, requests past the bound get an immediate 503 "
-                   "(pool_queue_full): their p95 is faster than one hold of a connection.",
-                   AtMost(fast_ms, "ms"), recommended=False)
-    offered = params.bounded_users / params.bounded_pacing_s if params.bounded_pacing_s else float("inf")
-    interval = percentile_interval([s.latency_ms for s in rejected], 95)
-    detail = (f"{interval or 'no rejections'}; {sum(s.latency_ms <= fast_ms for s in rejected)}/{len(rejected)} "
-              f"within {fast_ms:g} ms (latencies {span([s.latency_ms / 1000 for s in rejected])}); offered "
-              f"{offered:.0f} req/s against a capacity of {params.capacity_rps:.0f}")
-    if bounded_busy:
-        findings.append(h.inconclusive(interval.estimate if interval else None, len(rejected),
-                                       f"generator saturated ({bounded_busy}); {detail}"))
-    elif interval is None:
-        findings.append(h.judge(None, 0, detail))
-    else:
-        findings.append(h.judge_interval(interval.estimate, interval.low, interval.high, interval.samples, detail))
-    ok_ms = [s.latency_ms for s in samples if s.status == 200]
-    bound_ms = (params.hold_s * (1 + params.max_waiting / params.pool_max_size) * 1000
-                * (1 + params.latency_tolerance_pct / 100) + params.tolerance_ms)
-    h = Hypothesis("bounded.admitted-p99",
-                   "The p99 of admitted requests stays bounded by the queue: hold × (1 + max_waiting ÷ "
-                   "pool_max_size), plus tolerance.", AtMost(round(bound_ms), "ms"), recommended=False)
-    unbounded = [s for s in stats if s.users == params.bounded_users]
-    detail = (f"p99 of {len(ok_ms)} admitted requests at {params.bounded_users} users"
-              + (f"; closed-loop without the bound at {unbounded[0].users} users: p99 {unbounded[0].p99_ms:.0f} ms"
-                 if unbounded else ""))
-    observed = percentile(ok_ms, 99) if ok_ms else None
-    findings.append(h.inconclusive(observed, len(ok_ms), f"generator saturated ({bounded_busy}); {detail}")
-                    if bounded_busy else h.judge(observed, len(ok_ms), detail))
-    return findings
-
-
-def _admin_finding(key: str, claim: str, run: Run | None, recommended: bool) -> Finding:
-    h = Hypothesis(key, claim, AtLeast(100, "%"), recommended=recommended)
-    probes = run.admin_probes if run else []
+def _admin(rec: Run | None) -> Finding:
+    """An admin connecting proves the superuser reserve only when no ordinary slot is free."""
+    reserved = rec.census.reserved if rec and rec.census.max_connections else SUPERUSER_RESERVED_CONNECTIONS
+    h = Hypothesis("recommended.admin-connects-at-peak",
+                   "With every non-reserved slot taken at the peak (the app's connections, ordinary filler "
+                   "connections for the rest and the drill's own sampler and census, counted in pg_stat_activity), "
+                   f"an admin still connects: superuser_reserved_connections = {reserved} keeps slots for it.",
+                   AtLeast(100, "%"), recommended=True)
+    probes = rec.admin_probes if rec else []
     connected = [t for ok, t in probes if ok]
-    return h.judge(share(len(connected), len(probes)), len(probes),
-                   f"{len(connected)}/{len(probes)} admin connections at the peak (superuser on the local stack, "
-                   f"the DRILLS_TARGET_DSN role on a target), in {span(connected)}")
+    census = rec.census if rec else None
+    before = census.before if census else None
+    detail = f"{len(connected)}/{len(probes)} admin connections at the peak, in {span(connected)}"
+    if census is None or before is None:
+        return h.inconclusive(share(len(connected), len(probes)), 0,
+                              f"no census of the server's slots at the peak ({census.error if census else 'not run'});"
+                              f" {detail}")
+    taken = (f"{before.total} of {census.max_connections} slots taken (app {before.app}, filler {before.filler}, "
+             f"the drill's {before.total - before.app - before.filler}); "
+             f"{census.ordinary_slots} non-reserved")
+    if before.total < census.ordinary_slots:
+        return h.inconclusive(share(len(connected), len(probes)), len(probes),
+                              f"premise not met, ordinary slots were free: {taken}; {detail}")
+    return h.judge(share(len(connected), len(probes)), len(probes), f"{taken}; {detail}")
 
 
-def _total(readings: list[PoolReading], field: str) -> float:
-    """A counter's value at the end of the run (the stack, and so the counter, is fresh)."""
-    return getattr(readings[-1], field) if readings else 0.0
+def _no_refusals(rec: Run | None) -> Finding:
+    h = Hypothesis("recommended.no-refused-connections",
+                   "The recommended sizing never runs into the server's limit: no 53300 refusals of the app, no "
+                   "pool connection errors.", AtMost(0, "refusals"), recommended=True)
+    if rec is None:
+        return h.judge(None, 0, "configuration not run")
+    errors = total(rec.readings, "connection_errors_total")
+    return h.judge(float(rec.app_refused_in_log + errors) if rec.readings else None, len(rec.readings),
+                   f"server log: {rec.refused_in_log} FATAL 53300, of them the drill's own {rec.drill_refused}; "
+                   f"pool connection errors: {errors:.0f} (in {len(rec.readings)} /metrics readings)")
 
 
-def _peak_states(run: Run) -> str:
-    if not run.readings:
-        return "no samples"
-    peak = max(run.readings, key=lambda r: r.server_total)
-    return ", ".join(f"{state} {n}" for state, n in sorted(peak.server_by_state.items()))
+def _states(reading: PoolReading) -> str:
+    return ", ".join(f"{state} {n}" for state, n in sorted(reading.server_by_state.items()))

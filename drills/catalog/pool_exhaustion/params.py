@@ -7,32 +7,40 @@ from dataclasses import dataclass
 
 from ...errors import ParameterError
 from ...params import SUPERUSER_RESERVED_CONNECTIONS, require_between, require_choices, require_positive, split_names
+from ...stats import samples_to_bound
 from ..pooled import PooledServiceParams
 
 CONFIGURATIONS = ("recommended", "oversubscribed", "bounded")
-DRILL_CONNECTIONS = 2  # the drill's own superuser connections (sampler, admin probe)
+#: The drill's own superuser connections at the peak beyond the app's (the census and one admin
+#: probe); in the recommended run the pg_stat_activity sampler adds one from the start.
+DRILL_CONNECTIONS = 2
 
 
 @dataclass(frozen=True, kw_only=True)
 class Params(PooledServiceParams):
     """Knobs of the pool-exhaustion drill. Seconds unless the name says otherwise."""
 
-    # Each Gunicorn worker's pool opens this many connections at boot (max_size: see the base).
-    pool_min_size: int = 4
+    # Each Gunicorn worker's pool opens this many connections at boot and grows to max_size (see the
+    # base) under load: below max_size, so that the server's bound is put to the test by the load.
+    pool_min_size: int = 1
     # Saturation: closed-loop users per step.
     concurrency_steps: str = "4,8,16,32,64,128"
     step_s: float = 5.0
     warmup_s: float = 1.5
-    # Oversubscription: more pool slots than the server allows.
+    # Oversubscription: more pool slots than the server allows. The users are more than the slots
+    # the server grants can serve within pool_timeout_s, and fewer than the promised slots could.
     oversubscribed_max_connections: int = 10
-    oversubscribed_pool_max_size: int = 6
-    oversubscribed_users: int = 32
+    oversubscribed_pool_max_size: int = 10
+    oversubscribed_users: int = 96
     # Bounded waiting.
     max_waiting: int = 4
     bounded_users: int = 64
     #: Each bounded-run user sends at most one request per this many seconds: an offered load of
     #: bounded_users ÷ pacing, without a storm of instant retries after each fast 503.
     bounded_pacing_s: float = 0.25
+    #: How long the bounded run sends its load: long enough to admit the ≥ 368 requests that bound
+    #: the admitted p99 from above (at the default capacity of 80 req/s: ≥ 4.6 s).
+    bounded_s: float = 6.0
     # Measurement.
     configurations: str = ",".join(CONFIGURATIONS)
     locust_workers: int = 0
@@ -47,6 +55,10 @@ class Params(PooledServiceParams):
         if self.pool_max_size < max(1, self.pool_min_size):
             raise ParameterError("pool_max_size", self.pool_max_size,
                                  f"must be ≥ pool_min_size={self.pool_min_size} and ≥ 1")
+        if self.pool_min_size >= self.pool_max_size:
+            raise ParameterError("pool_min_size", self.pool_min_size,
+                                 f"must be below pool_max_size={self.pool_max_size}: pools that open every slot at "
+                                 "boot meet the server's bound before any load, so the load would not test it")
         for name in ("step_s", "sample_interval_s"):
             require_positive(name, getattr(self, name))
         require_between("step_s", self.step_s, 1, 120, "s")
@@ -71,15 +83,46 @@ class Params(PooledServiceParams):
                                  f"must exceed workers × (pool_max_size + max_waiting) = {bound} to pass the bound")
         require_between("bounded_users", self.bounded_users, 1, 1000)
         require_between("bounded_pacing_s", self.bounded_pacing_s, 0.0, 10.0, "s")
+        require_between("bounded_s", self.bounded_s, 1, 120, "s")
         require_choices("configurations", self.selected_configurations(), CONFIGURATIONS)
         require_between("locust_workers", self.locust_workers, 0, 16)
         require_between("sample_interval_s", self.sample_interval_s, 0.05, 5, "s")
         require_between("capacity_tolerance_pct", self.capacity_tolerance_pct, 1, 100, "%")
         require_between("latency_tolerance_pct", self.latency_tolerance_pct, 1, 100, "%")
         require_between("tolerance_ms", self.tolerance_ms, 1, 10_000, "ms")
-        total = (len(steps) + 2) * self.step_s
+        self._check_harms()
+        total = (len(steps) + 1) * self.step_s + self.bounded_s
         if total > 600:
             raise ParameterError("step_s", self.step_s, f"the plan would send load for {total:g} s; keep it ≤ 600 s")
+
+    def _check_harms(self) -> None:
+        """The oversubscribed and bounded runs must be able to show their harm, where they run
+        (on the local stack, when selected): otherwise their claims could not fail or hold."""
+        if self.target_url:
+            return
+        chosen = self.selected_configurations()
+        timeout = self.pool_timeout_s
+        if "oversubscribed" in chosen:
+            granted, promised = self.granted_slots, self.workers * self.oversubscribed_pool_max_size
+            low, high = self.overload_users(granted), self.overload_users(promised, 0.8)
+            if not low < self.oversubscribed_users < high:
+                raise ParameterError(
+                    "oversubscribed_users", self.oversubscribed_users,
+                    f"must lie between {low:.0f} (the {granted} slots the server grants wait past "
+                    f"pool_timeout_s={timeout:g}) and {high:.0f} (the {promised} promised slots wait under 0.8 × it)")
+        tol = self.capacity_tolerance_pct / 100
+        if "bounded" in chosen and self.bounded_pacing_s > 0 and \
+                self.bounded_users / self.bounded_pacing_s * (1 - tol) <= self.capacity_rps * (1 + tol):
+            raise ParameterError("bounded_pacing_s", self.bounded_pacing_s,
+                                 f"bounded_users ÷ it must offer more than the capacity of {self.capacity_rps:.0f} "
+                                 f"req/s, each within capacity_tolerance_pct, or no request need meet the bound")
+        needed = samples_to_bound(99)
+        if "bounded" in chosen and self.capacity_rps * self.bounded_s < needed:
+            raise ParameterError("bounded_s", self.bounded_s,
+                                 f"the bounded run admits about capacity × bounded_s = "
+                                 f"{self.capacity_rps * self.bounded_s:.0f} requests; bounding their p99 takes "
+                                 f"≥ {needed}: raise it to ≥ "
+                                 f"{needed / self.capacity_rps:.1f} s")
 
     def _check_target(self) -> None:
         super()._check_target()
@@ -92,6 +135,10 @@ class Params(PooledServiceParams):
 
     def selected_configurations(self) -> list[str]:
         return split_names(self.configurations)
+
+    def duration_s(self, configuration: str) -> float:
+        """How long each step of a configuration's load lasts: the bounded run has its own."""
+        return self.bounded_s if configuration == "bounded" else self.step_s
 
     def planned_load(self) -> tuple[float | None, float]:
         """On a target: the recommended steps and the drain; closed-loop, so the rate is capped by
@@ -116,3 +163,16 @@ class Params(PooledServiceParams):
 
     def predicted_latency_s(self, users: int) -> float:
         return self.hold_s + self.queue_wait_s(users)
+
+    @property
+    def granted_slots(self) -> int:
+        """What the oversubscribed server grants the app: oversubscribed_max_connections − reserved."""
+        return self.oversubscribed_max_connections - SUPERUSER_RESERVED_CONNECTIONS
+
+    def oversubscribed_wait_s(self, slots: int) -> float:
+        """Predicted wait of the oversubscribed run's users on ``slots`` connections."""
+        return max(0, self.oversubscribed_users - slots) * self.hold_s / slots
+
+    def overload_users(self, slots: int, share_of_timeout: float = 1.0) -> float:
+        """Closed-loop users at which ``slots`` connections make requests wait share × pool_timeout_s."""
+        return slots + share_of_timeout * self.pool_timeout_s * slots / self.hold_s

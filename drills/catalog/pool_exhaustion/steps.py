@@ -31,6 +31,11 @@ class StepStats:
     #: the pools: one worker queued while another idled (summed over workers, waiting and idle at
     #: once cannot happen within one pool).
     uneven_share: float = 0.0
+    #: The pools' own mean wait for a connection over every request of the step (after its warm-up),
+    #: from /metrics: Δ drills_pool_wait_seconds ÷ Δ drills_pool_requests; NaN without two readings.
+    pool_wait_s: float = float("nan")
+    #: The requests that mean is taken over.
+    pool_requests: float = 0.0
 
     @property
     def uneven(self) -> bool:
@@ -51,6 +56,8 @@ def step_stats(run: Run, params: Params) -> list[StepStats]:
         ok = [s.latency_ms for s in done if s.status == 200]
         start, end = run.load.step_bounds()[index]
         readings = [r for r in run.readings if start <= r.at_s < end]
+        settled = [r for r in readings if r.at_s >= start + params.warmup_s]
+        wait_s, requests = pool_wait(settled)
         out.append(StepStats(
             users=users,
             throughput_ok=run.load.throughput(index, skip_s=params.warmup_s, status=200),
@@ -61,8 +68,8 @@ def step_stats(run: Run, params: Params) -> list[StepStats]:
             max_server=max((r.server_total for r in readings), default=0),
             locust_cpu_pct=run.load.step_cpu_pct[index],
             samples=len(done),
-            uneven_share=share_of(lambda r: r.waiting >= 1 and r.available >= 1,
-                                  [r for r in readings if r.at_s >= start + params.warmup_s]),
+            uneven_share=share_of(lambda r: r.waiting >= 1 and r.available >= 1, settled),
+            pool_wait_s=wait_s, pool_requests=requests,
         ))
     return out
 
@@ -71,6 +78,17 @@ def recommended_steps(params: Params, runs: Mapping[str, Run]) -> list[StepStats
     """The saturation steps of the recommended configuration; none if it did not run."""
     rec = runs.get("recommended")
     return step_stats(rec, params) if rec else []
+
+
+def pool_wait(readings: list[PoolReading]) -> tuple[float, float]:
+    """The pools' mean wait for a connection between the first and the last reading, and over how
+    many requests (NaN, 0 when fewer than two readings or no request)."""
+    if len(readings) < 2:
+        return float("nan"), 0.0
+    requests = readings[-1].requests_total - readings[0].requests_total
+    if requests <= 0:
+        return float("nan"), 0.0
+    return (readings[-1].wait_s_total - readings[0].wait_s_total) / requests, requests
 
 
 def share_of(predicate: Callable[[PoolReading], bool], readings: list[PoolReading]) -> float:
