@@ -7,14 +7,15 @@ PYTHON ?= python3
 VENV   := .venv
 VPY    := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+SOAK_RUNS ?= 10
 
 .DEFAULT_GOAL := help
-.PHONY: help setup verify test lint check-papers lab bench clean distclean
+.PHONY: help setup verify test lint check-papers lab soak bench clean distclean
 
 help: ## list the targets
 	@echo "make <target>:"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 15
-	@echo "variables: PYTHON=$(PYTHON)  PYTEST_ARGS='...'  VERIFY_ARGS='...'  LAB_ARGS='...'"
+	@echo "variables: PYTHON=$(PYTHON)  PYTEST_ARGS='...'  VERIFY_ARGS='...'  LAB_ARGS='...'  SOAK_RUNS=10"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
@@ -54,6 +55,10 @@ check-papers: setup ## check every code block of the papers with its own tool, a
 lab: setup ## open the notebooks in JupyterLab (LAB_ARGS passes through)
 	@$(VPY) -m ipykernel install --sys-prefix --name drills --display-name "Python (drills)"
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+
+soak: setup ## the three drill notebooks at their test parameters SOAK_RUNS (10) times in a row
+	@$(VPY) -m drills.sysdeps
+	$(VPY) tests/soak.py --runs $(SOAK_RUNS)
 
 bench: setup ## benchmarks (python -m drills.bench), then the fault matrix 3 times (python -m drills.faults)
 	$(VPY) -m drills.bench

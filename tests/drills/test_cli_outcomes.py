@@ -37,20 +37,20 @@ def test_a_failed_recommended_hypothesis_exits_1_and_is_exported(project, pg_bin
     result = drills(project, "verify", "timeout-ladder", "-p", "configurations=heartbeat",
                     "-p", "gunicorn_timeout_s=1", "-p", "heartbeat_await_s=1.5", "-p", "heartbeat_block_s=2.5")
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
-    assert re.search(r"^timeout-ladders.md\s+timeout-ladder\s+FAILED\s+2\s+0\s+7\b", result.stdout, re.M), \
+    assert re.search(r"^timeout-ladders.md\s+timeout-ladder\s+FAILED\s+2\s+0\s+8\b", result.stdout, re.M), \
         result.stdout[-2000:]
     paper = Path(project["DRILLS_ROOT"]) / "papers" / "timeout-ladders.md"
     text = paper.read_text(encoding="utf-8")
-    assert "— FAILED (2 held, 0 failed, 7 inconclusive)" in text
+    assert "— FAILED (2 held, 0 failed, 8 inconclusive)" in text
     # verify ran the falsifiers of the configurations that ran: the heartbeat's two checks can fail.
     assert text.count("✅ caught by `heartbeat-cannot-cut`: failed") == 2
-    assert text.count("➖ not run (its configuration did not run)") == 7
+    assert text.count("➖ not run (its configuration did not run)") == 8
     # Everything of one verify lands in one folder: runs/<UTC timestamp>/<drill>/.
     run_dir = next((Path(project["DRILLS_RUNS_DIR"])).glob("*/timeout-ladder"))
     report = (run_dir / "timeout-ladder.html").read_text(encoding="utf-8")
     assert "heartbeat.blocked-loop-killed" in report and "params_from" not in report  # code hidden
     history = drills(project, "history").stdout
-    assert re.search(r"timeout-ladder\s+FAILED\s+2 held, 0 failed, 7 inconclusive", history), history
+    assert re.search(r"timeout-ladder\s+FAILED\s+2 held, 0 failed, 8 inconclusive", history), history
 
 
 def test_a_drill_over_its_time_limit_is_stopped_and_exits_2(project, pg_binaries, nginx_binary,

@@ -40,7 +40,7 @@ def test_notebook_verifies_every_hypothesis(small_run, no_leftovers) -> None:
     verdicts = {f.key: f.verdict for f in findings.findings}
     assert verdicts == dict.fromkeys(verdicts, Verdict.HELD), [
         (f.key, f.verdict.value, f.detail) for f in findings.findings if f.verdict is not Verdict.HELD]
-    assert len(verdicts) == 9 and findings.passed
+    assert len(verdicts) == 10 and findings.passed
     assert (small_run.run_dir / "timeout-ladder.ipynb").is_file()
     for chart in findings.charts:
         assert (small_run.run_dir / chart.file).stat().st_size > 10_000
@@ -101,15 +101,15 @@ def test_findings_survive_a_round_trip(small_run) -> None:
 
 
 def test_every_check_is_caught_by_its_falsifier(small_run, tmp_path: Path, no_leftovers) -> None:
-    """`drills falsify` runs each falsifier with the run's parameters: all 9 hypotheses fail under
+    """`drills falsify` runs each falsifier with the run's parameters: all 10 hypotheses fail under
     their harmful stacks, and the paper shows it beside each verdict."""
     run_dir = tmp_path / "runs" / small_run.run_dir.name
     shutil.copytree(small_run.run_dir, run_dir)
     result = subprocess.run([sys.executable, "-m", "drills.cli", "falsify", "timeout-ladder", "--run-dir", str(run_dir)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "[timeout-ladder] FALSIFIED: 9/9 hypotheses caught" in result.stdout
-    for name in ("proxy-gives-up-first", "ladder-in-order", "heartbeat-cannot-cut"):
+    assert "[timeout-ladder] FALSIFIED: 10/10 hypotheses caught" in result.stdout
+    for name in ("proxy-gives-up-first", "statement-timeout-tighter", "ladder-in-order", "heartbeat-cannot-cut"):
         under = Findings.load(run_dir / "falsifiers" / name)
         assert (under.falsifier == name and not under.passed) or name != "proxy-gives-up-first"
     paper = tmp_path / "timeout-ladders.md"
@@ -117,6 +117,7 @@ def test_every_check_is_caught_by_its_falsifier(small_run, tmp_path: Path, no_le
     export_run(paper, run_dir)
     text = paper.read_text(encoding="utf-8")
     assert text.count("✅ caught by `proxy-gives-up-first`: failed") == 5
+    assert text.count("✅ caught by `statement-timeout-tighter`: failed") == 1
     assert text.count("✅ caught by `ladder-in-order`: failed") == 2
     assert text.count("✅ caught by `heartbeat-cannot-cut`: failed") == 2
     assert "Every check can fail" in text and "BLIND" not in text
@@ -138,4 +139,4 @@ def test_a_falsifier_that_changes_nothing_exposes_blind_checks(small_run, tmp_pa
     assert not result.passed
     assert [(c.key, c.verdict) for c in result.blind] == [("heartbeat.slow-await-survives", Verdict.HELD),
                                                           ("heartbeat.blocked-loop-killed", Verdict.HELD)]
-    assert len(result.unfalsified) == 7
+    assert len(result.unfalsified) == 8

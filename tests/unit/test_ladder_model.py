@@ -37,7 +37,8 @@ INVERTED = Ladder("inverted", 2.0, 3.0, 1.0, 4.0)
 OUTCOMES = {"ok", "database", "app", "proxy-504", "client-timeout"}
 ALL_KEYS = {
     "recommended.statement-timeout-on-time", "recommended.budget-on-time", "recommended.innermost-first",
-    "recommended.no-proxy-errors", "recommended.no-orphan-queries", "inverted.proxy-504",
+    "recommended.no-proxy-errors", "recommended.no-orphan-queries", "recommended.valid-requests-succeed",
+    "inverted.proxy-504",
     "inverted.orphan-queries", "heartbeat.slow-await-survives", "heartbeat.blocked-loop-killed",
 }
 
@@ -178,13 +179,15 @@ def perfect_run(params: Params) -> tuple[list[Observation], dict]:
                         o.query_outlived_s = max(0.0, ran_until - at_s)
                     o.handler_outlived_s = 0.0 if name == "recommended" else None
                     observations.append(o)
-    observations.append(Observation(
-        "heartbeat", "await", params.heartbeat_await_s, 0.0, params.heartbeat_await_s, "hb1", "ok",
-        params.heartbeat_await_s, outcome="ok", status=200, latency_s=params.heartbeat_await_s + 0.01))
-    observations.append(Observation(
-        "heartbeat", "block", params.heartbeat_block_s, params.heartbeat_block_s, 0.0, "", "proxy-502",
-        float(params.gunicorn_timeout_s), outcome="proxy-502", status=502, latency_s=params.gunicorn_timeout_s + 0.4))
-    evidence = {"inverted": {"upstream_timeouts": 6}, "heartbeat": {"worker_timeouts": 1}}
+    for k in range(params.heartbeat_repeats):
+        observations.append(Observation(
+            "heartbeat", "await", params.heartbeat_await_s, 0.0, params.heartbeat_await_s, f"hb{k}", "ok",
+            params.heartbeat_await_s, outcome="ok", status=200, latency_s=params.heartbeat_await_s + 0.01))
+        observations.append(Observation(
+            "heartbeat", "block", params.heartbeat_block_s, params.heartbeat_block_s, 0.0, "", "proxy-502",
+            float(params.gunicorn_timeout_s), outcome="proxy-502", status=502,
+            latency_s=params.gunicorn_timeout_s + 0.4))
+    evidence = {"inverted": {"upstream_timeouts": 6}, "heartbeat": {"worker_timeouts": params.heartbeat_repeats}}
     return observations, evidence
 
 
@@ -273,6 +276,22 @@ def test_no_worker_timeout_in_the_log_fails_the_heartbeat_kill() -> None:
     assert verdicts(judge(PARAMS, as_runs(observations, evidence)))["heartbeat.blocked-loop-killed"] is Verdict.FAILED
 
 
+def test_a_502_counts_as_a_kill_only_as_often_as_gunicorn_logged_one() -> None:
+    """Three 502s in the window but one WORKER TIMEOUT: two of the 502s came from something else."""
+    observations, evidence = perfect_run(PARAMS)
+    evidence["heartbeat"]["worker_timeouts"] = 1
+    finding = {f.key: f for f in judge(PARAMS, as_runs(observations, evidence))}["heartbeat.blocked-loop-killed"]
+    assert finding.verdict is Verdict.FAILED and "1/3" in finding.detail
+
+
+@pytest.mark.parametrize("kind", ["await", "block"])
+def test_a_heartbeat_verdict_on_fewer_than_three_requests_is_inconclusive(kind) -> None:
+    observations, evidence = perfect_run(PARAMS)
+    observations = [o for o in observations if o.placement != kind] + [o for o in observations if o.placement == kind][:2]
+    key = {"await": "heartbeat.slow-await-survives", "block": "heartbeat.blocked-loop-killed"}[kind]
+    assert verdicts(judge(PARAMS, as_runs(observations, evidence)))[key] is Verdict.INCONCLUSIVE
+
+
 def test_a_configuration_without_observations_is_inconclusive() -> None:
     """Leave out the recommended run: its hypotheses are inconclusive (never held), the run fails."""
     observations, evidence = perfect_run(PARAMS)
@@ -318,3 +337,21 @@ def test_a_misordered_recommended_ladder_fails_even_when_every_layer_keeps_its_t
     result = Findings(drill="timeout-ladder", paper="p.md", run_id="r", started_at="s", finished_at="f",
                       parameters={}, provenance=Provenance(), settings={}, findings=findings)
     assert not result.passed
+
+
+@pytest.mark.parametrize("outcome", ["pool", "database", "http-500", "app"])
+def test_a_valid_request_cut_by_anything_fails_the_recommended_ladder(outcome) -> None:
+    """A request whose work fits every rung must get its 200: a pool 503, an early 504 or a 500 on it
+    leaves the crossed-rung checks untouched, so it needs a check of its own."""
+    observations, evidence = perfect_run(PARAMS)
+    valid = next(o for o in observations if o.configuration == "recommended" and o.expected == "ok")
+    valid.outcome = outcome
+    finding = {f.key: f for f in judge(PARAMS, as_runs(observations, evidence))}["recommended.valid-requests-succeed"]
+    assert finding.verdict is Verdict.FAILED and outcome in finding.detail
+
+
+def test_no_valid_request_leaves_the_check_inconclusive() -> None:
+    observations, evidence = perfect_run(PARAMS)
+    observations = [o for o in observations if not (o.configuration == "recommended" and o.expected == "ok")]
+    finding = {f.key: f for f in judge(PARAMS, as_runs(observations, evidence))}["recommended.valid-requests-succeed"]
+    assert finding.verdict is Verdict.INCONCLUSIVE and finding.samples == 0

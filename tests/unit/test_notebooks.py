@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import papermill
 import pytest
 
 from drills import catalog
@@ -22,6 +23,9 @@ def test_parameters_cell_declares_every_parameter_with_its_default(drill) -> Non
     namespace.pop("__builtins__")
     assert set(namespace) == set(drill.params.field_types()) | {"out_dir"}
     assert drill.params.from_namespace(namespace) == drill.params()
+    # papermill parses the cell itself (`-p`, `inspect_notebook`) and skips a line it cannot read,
+    # warning "Passed unknown parameter" later: a comment with "=" in it is enough.
+    assert set(papermill.inspect_notebook(str(notebooks_dir() / drill.notebook))) == set(namespace)
     # The cell after it checks the parameters before anything else runs.
     following = notebook["cells"][notebook["cells"].index(tagged[0]) + 1]
     assert f'drill = get("{drill.name}")\nparams = drill.params_from(globals())' in "".join(following["source"])

@@ -1,10 +1,10 @@
 """The timeout ladder's falsifiers: for every hypothesis, a harmful stack under which it must fail.
 
 The drill's predictions stay those of its parameters; only the stack in one configuration's slot
-changes. The recommended ladder's five checks are falsified by the inverted ladder's stack put in
-the recommended slot; the inverted ladder's two by the recommended stack in the inverted slot; the
-heartbeat's two by a Gunicorn timeout longer than the blocked loop and a statement_timeout shorter
-than the awaited query.
+changes. The recommended ladder's checks are falsified by the inverted ladder's stack put in the
+recommended slot, and its valid requests by a statement_timeout tighter than declared; the inverted
+ladder's two by the recommended stack in the inverted slot; the heartbeat's two by a Gunicorn
+timeout longer than the blocked loop and a statement_timeout shorter than the awaited query.
 """
 
 from __future__ import annotations
@@ -26,6 +26,13 @@ def _recommended_stack(params: Params, _: StackConfig) -> StackConfig:
     return stack_config(params, "recommended")
 
 
+def _statement_timeout_tighter(params: Params, stack: StackConfig) -> StackConfig:
+    """statement_timeout at a third of the declared rung: queries the ladder admits are cut."""
+    statement_ms = round(params.statement_timeout_s * 1000 / 3)
+    return dataclasses.replace(stack, postgres=dataclasses.replace(
+        stack.postgres, settings={**stack.postgres.settings, "statement_timeout": f"{statement_ms}ms"}))
+
+
 def _heartbeat_cannot_cut(params: Params, stack: StackConfig) -> StackConfig:
     """Gunicorn's timeout past the blocked loop (no kill), PostgreSQL's below the awaited query."""
     statement_ms = round(params.heartbeat_await_s * 1000 / 2)
@@ -42,6 +49,8 @@ FALSIFIERS: tuple[Falsifier[Params], ...] = (
               "recommended", _inverted_stack,
               ("recommended.statement-timeout-on-time", "recommended.budget-on-time", "recommended.innermost-first",
                "recommended.no-proxy-errors", "recommended.no-orphan-queries")),
+    Falsifier("statement-timeout-tighter", "statement_timeout at a third of the declared rung", "recommended",
+              _statement_timeout_tighter, ("recommended.valid-requests-succeed",)),
     Falsifier("ladder-in-order", "the recommended ladder's stack, every rung inside nginx's",
               "inverted", _recommended_stack, ("inverted.proxy-504", "inverted.orphan-queries")),
     Falsifier("heartbeat-cannot-cut", "Gunicorn's timeout past the blocking call, statement_timeout below the "

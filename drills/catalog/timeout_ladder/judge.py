@@ -13,7 +13,7 @@ from ...findings import AtLeast, AtMost, Finding, Hypothesis
 from ...stats import share, span
 from .ladder import Ladder
 from .observations import LadderRun, Observation
-from .params import Params
+from .params import MIN_HEARTBEAT_REQUESTS, Params
 
 
 def judge(params: Params, runs: Mapping[str, LadderRun]) -> list[Finding]:
@@ -79,6 +79,16 @@ def judge_recommended(params: Params, runs: Mapping[str, LadderRun]) -> list[Fin
         "recommended.budget-on-time",
         "A request whose work runs past the app's request budget is answered by the app with a 504 at the "
         "budget.", AtLeast(100, "%"), recommended=True), rec, "app", params))
+
+    valid = [o for o in rec if o.expected == "ok"]
+    answered = [o for o in valid if o.outcome == "ok"]
+    findings.append(Hypothesis(
+        "recommended.valid-requests-succeed",
+        "Every request whose work fits inside every rung gets its 200: no rung, pool or proxy cuts a valid "
+        "request.", AtLeast(100, "%"), recommended=True,
+    ).judge(share(len(answered), len(valid)), len(valid),
+            f"{len(answered)}/{len(valid)} answered 200; outcomes "
+            f"{dict(Counter(f'{o.placement} {o.delay_s:g} s: {o.outcome}' for o in valid if o.outcome != 'ok'))}"))
 
     crossed = [o for o in rec if o.expected != "ok"]
     ladder = params.ladder("recommended")
@@ -160,6 +170,7 @@ def judge_heartbeat(params: Params, runs: Mapping[str, LadderRun]) -> list[Findi
         "heartbeat.slow-await-survives",
         "An awaited query longer than Gunicorn's timeout completes: for Uvicorn workers that timeout bounds "
         "a blocked event loop, not a request.", AtLeast(100, "%"), recommended=False,
+        min_samples=MIN_HEARTBEAT_REQUESTS,
     ).judge(share(len(survived), len(awaits)), len(awaits),
             f"{len(survived)}/{len(awaits)} got 200 after {span([o.latency_s for o in awaits], 1, 's')} "
             f"with Gunicorn timeout {params.gunicorn_timeout_s} s"))
@@ -168,11 +179,13 @@ def judge_heartbeat(params: Params, runs: Mapping[str, LadderRun]) -> list[Findi
     low = params.gunicorn_timeout_s / 2 - params.tolerance_s(params.gunicorn_timeout_s / 2)
     high = params.gunicorn_timeout_s + 1 + params.tolerance_s(params.gunicorn_timeout_s + 1)
     killed_in_log = _log_count(runs, "heartbeat", "worker_timeouts")
-    killed = [o for o in blocks if o.outcome == "proxy-502" and low <= o.latency_s <= high and killed_in_log > 0]
+    # A 502 in the window counts only as far as Gunicorn logged as many kills.
+    killed = [o for o in blocks if o.outcome == "proxy-502" and low <= o.latency_s <= high][:killed_in_log]
     findings.append(Hypothesis(
         "heartbeat.blocked-loop-killed",
         "A blocking call in the event loop longer than Gunicorn's timeout gets the worker killed (WORKER "
         "TIMEOUT), and the client sees nginx's 502.", AtLeast(100, "%"), recommended=False,
+        min_samples=MIN_HEARTBEAT_REQUESTS,
     ).judge(share(len(killed), len(blocks)), len(blocks),
             f"{len(killed)}/{len(blocks)} got a 502 within {low:.2f}–{high:.2f} s (timeout/2 … timeout + 1 s); "
             f"observed {', '.join(f'{o.outcome} after {o.latency_s:.2f} s' for o in blocks) or 'nothing'}; "

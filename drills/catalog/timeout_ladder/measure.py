@@ -15,7 +15,7 @@ from .params import PLACEMENTS, Params
 
 
 def measure(m: Measuring[Params]) -> LadderRun:
-    """One configuration: the heartbeat's two requests, or the ladder's grid of delays."""
+    """One configuration: the heartbeat's awaits and blocks, or the ladder's grid of delays."""
     deployment, params = m.deployment, m.params
     if m.configuration == "heartbeat":
         observations, samples = run_heartbeat(deployment, params, m.say), 0
@@ -49,6 +49,16 @@ def _send(deployment: Deployment, watch: ServerWatch, obs: Observation, path: st
         if entry is not None:
             obs.handler_outlived_s = max(0.0, entry["ended_at"] - obs.answered_at)
     return obs
+
+
+def _wait_until_ready(deployment: Deployment, within_s: float = 15.0) -> None:
+    """Until the service answers /readyz again: after a kill the master boots a new worker, and a
+    request sent meanwhile would wait for it, adding the boot to the time the kill took."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if deployment.entry.get("/readyz", timeout_s=1.0).status == 200:
+            return
+        time.sleep(0.1)
 
 
 def _watch(deployment: Deployment, params: Params) -> ServerWatch:
@@ -107,18 +117,23 @@ def run_ladder(deployment: Deployment, ladder: Ladder, params: Params, m: Measur
 
 
 def run_heartbeat(deployment: Deployment, params: Params, say: Progress) -> list[Observation]:
-    """An awaited query and then a blocking call, each longer than Gunicorn's timeout."""
-    ladder = params.ladder("heartbeat")
-    out: list[Observation] = []
+    """Awaited queries and then blocking calls, each longer than Gunicorn's timeout, ``heartbeat_repeats``
+    of each: the awaits at once (they only wait), the blocks one after another (each takes a worker)."""
+    ladder, n = params.ladder("heartbeat"), params.heartbeat_repeats
     with _watch(deployment, params) as watch:
-        slow = Observation("heartbeat", "await", params.heartbeat_await_s, 0.0, params.heartbeat_await_s,
-                           uuid.uuid4().hex[:16], "ok", params.heartbeat_await_s)
-        say(f"  heartbeat: awaiting a {params.heartbeat_await_s:g} s query (Gunicorn timeout "
+        awaits = [Observation("heartbeat", "await", params.heartbeat_await_s, 0.0, params.heartbeat_await_s,
+                              uuid.uuid4().hex[:16], "ok", params.heartbeat_await_s) for _ in range(n)]
+        say(f"  heartbeat: awaiting {n} queries of {params.heartbeat_await_s:g} s at once (Gunicorn timeout "
             f"{params.gunicorn_timeout_s} s)")
-        out.append(_send(deployment, watch, slow, f"/work?db_s={slow.db_s}&tag={slow.tag}", ladder.client_timeout_s,
-                         ladder.client_timeout_s))
-        block = Observation("heartbeat", "block", params.heartbeat_block_s, params.heartbeat_block_s, 0.0, "",
-                            "proxy-502", float(params.gunicorn_timeout_s))
-        say(f"  heartbeat: blocking the event loop for {params.heartbeat_block_s:g} s")
-        out.append(_send(deployment, watch, block, f"/block?s={params.heartbeat_block_s}", ladder.client_timeout_s, 0))
+        with concurrent.futures.ThreadPoolExecutor(max_workers=n) as pool:
+            out = list(pool.map(lambda o: _send(deployment, watch, o, f"/work?db_s={o.db_s}&tag={o.tag}",
+                                                ladder.client_timeout_s, ladder.client_timeout_s), awaits))
+        say(f"  heartbeat: blocking the event loop for {params.heartbeat_block_s:g} s, {n} times")
+        for k in range(n):
+            if k:
+                _wait_until_ready(deployment)
+            block = Observation("heartbeat", "block", params.heartbeat_block_s, params.heartbeat_block_s, 0.0, "",
+                                "proxy-502", float(params.gunicorn_timeout_s))
+            out.append(_send(deployment, watch, block, f"/block?s={params.heartbeat_block_s}",
+                             ladder.client_timeout_s, 0))
     return out

@@ -19,6 +19,8 @@ from .ladder import Ladder
 CONFIGURATIONS = ("recommended", "inverted", "heartbeat")
 #: Where a request's delay is placed: in the database (pg_sleep), in the app (an await), or split.
 PLACEMENTS = ("db", "app", "split")
+#: A heartbeat verdict rests on at least this many requests of each kind: one is an anecdote.
+MIN_HEARTBEAT_REQUESTS = 3
 #: The drill's own connections besides the pools: the admin and the pg_stat_activity sampler.
 DRILL_CONNECTIONS = 2
 
@@ -43,6 +45,7 @@ class Params(DrillParams):
     gunicorn_timeout_s: int = 2
     heartbeat_await_s: float = 3.0
     heartbeat_block_s: float = 4.0
+    heartbeat_repeats: int = MIN_HEARTBEAT_REQUESTS
     # The service and the proxy.
     workers: int = 2
     pool_min_size: int = 2
@@ -72,6 +75,7 @@ class Params(DrillParams):
                      "inverted_statement_timeout_s", self.inverted_statement_timeout_s,
                      "otherwise the inverted configuration is not inverted")
         require_between("gunicorn_timeout_s", self.gunicorn_timeout_s, 1, 600, "s")
+        require_between("heartbeat_repeats", self.heartbeat_repeats, MIN_HEARTBEAT_REQUESTS, 20)
         if not self.heartbeat_await_s > self.gunicorn_timeout_s:
             require_less("gunicorn_timeout_s", self.gunicorn_timeout_s, "heartbeat_await_s",
                          self.heartbeat_await_s, "the awaited query must outlast Gunicorn's timeout")
