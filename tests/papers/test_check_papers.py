@@ -41,7 +41,7 @@ def break_snippet(tmp_path: Path, paper: str, kind: str, old: str, new: str) -> 
 
 BROKEN = [
     # (paper, kind, text in the snippet, broken text, tool that must catch it, words in its message)
-    ("timeout-ladders.md", "nginx", "proxy_read_timeout 10s;", "proxy_read_timeout ten_seconds;", "nginx -t",
+    ("timeout-ladders.md", "nginx", "proxy_read_timeout 20s;", "proxy_read_timeout ten_seconds;", "nginx -t",
      "invalid value"),
     ("timeout-ladders.md", "yaml", "timeoutSeconds: 2", "timeoutSecs: 2", "kubernetes schema", "timeoutSecs"),
     ("timeout-ladders.md", "python", "keepalive = 75", "keepalive = = 75", "python", "invalid syntax"),
