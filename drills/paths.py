@@ -29,3 +29,8 @@ def papers_dir() -> Path:
 
 def notebooks_dir() -> Path:
     return project_root() / "notebooks"
+
+
+def manifests_dir() -> Path:
+    """The Kubernetes manifests of the service under test (``deploy/k8s``)."""
+    return project_root() / "deploy" / "k8s"

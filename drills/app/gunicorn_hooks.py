@@ -38,7 +38,20 @@ def _write(name: str, payload: dict[str, Any]) -> None:
         print(f"drills: could not record {name}: {exc}", file=sys.stderr, flush=True)
 
 
+def _clear_multiprocess_dir() -> None:
+    """Remove prometheus_client's files of an earlier run: they would be summed into this one's
+    metrics, and a new worker with a recycled pid would carry on an old worker's values (its docs:
+    wipe the folder before Gunicorn starts). The local stack gives every run a new folder; a
+    container restarted inside its pod keeps its emptyDir, and its pids start again at 1."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return
+    for path in Path(folder).glob("*.db"):
+        path.unlink(missing_ok=True)
+
+
 def on_starting(server: Any) -> None:
+    _clear_multiprocess_dir()
     _write("gunicorn.json", {name: server.cfg.settings[name].get() for name in GUNICORN_KNOBS})
 
 

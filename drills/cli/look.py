@@ -10,7 +10,7 @@ import click
 
 from .. import catalog
 from ..errors import DrillsError
-from ..paths import papers_dir, runs_dir
+from ..paths import manifests_dir, papers_dir, runs_dir
 from .base import DRILL_NAMES, EXIT_FAILED, EXIT_PASSED, _fail, main
 
 
@@ -28,11 +28,16 @@ def list_drills() -> None:
 @click.argument("papers", nargs=-1, type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("-v", "--verbose", "show_blocks", is_flag=True, help="List every block and how it was checked.")
 def check_papers_command(papers: tuple[Path, ...], show_blocks: bool) -> None:
-    """Check every code block of the papers with its own tool, and the template's structure."""
-    from ..papercheck import check_papers
+    """Check every code block of the papers with its own tool, and the template's structure; without
+    arguments, also the service's Kubernetes manifests (deploy/k8s/) against the same schemas."""
+    from ..papercheck import check_manifests, check_papers, manifest_files
 
     try:
         report = check_papers(papers or sorted(p for p in papers_dir().glob("*.md") if p.name != "README.md"))
+        if not papers:
+            manifests = check_manifests(manifest_files(manifests_dir()))
+            report.blocks += manifests.blocks
+            report.problems += manifests.problems
     except DrillsError as exc:
         _fail(exc)
     if show_blocks:

@@ -12,12 +12,14 @@ from pathlib import Path
 
 from .blocks import Block, code_blocks, word_count
 from .consistency import check_quoted_defaults
+from .manifests import check_manifests, manifest_files
 from .measured import check_measured
 from .report import Problem, Report
 from .structure import check_structure
 from .tools import BlockChecker
 
-__all__ = ["Block", "Problem", "Report", "check_papers", "code_blocks", "word_count"]
+__all__ = ["Block", "Problem", "Report", "check_manifests", "check_papers", "code_blocks", "manifest_files",
+           "word_count"]
 
 
 def check_papers(papers: Iterable[Path]) -> Report:
