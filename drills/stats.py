@@ -50,6 +50,19 @@ class PercentileInterval:
         return (f"p{self.q:g} {self.estimate:.0f} ({self.confidence:.0%} interval {edge(self.low)}–{edge(self.high)}, "
                 f"n={self.samples})")
 
+    def cell(self) -> str:
+        """"201 (180–∞)": the estimate and its interval, for a table."""
+        def edge(value: float) -> str:
+            return "∞" if math.isinf(value) else f"{value:.0f}"
+
+        return f"{self.estimate:.0f} ({edge(self.low)}–{edge(self.high)})"
+
+
+def interval_cell(values: Sequence[float], q: float) -> str:
+    """A table cell for the ``q``-th percentile of ``values`` with its interval; "–" when empty."""
+    interval = percentile_interval(values, q)
+    return interval.cell() if interval else "–"
+
 
 def percentile_interval(values: Sequence[float], q: float, confidence: float = CONFIDENCE) -> PercentileInterval | None:
     """The ``q``-th percentile (0–100) of ``values`` with its distribution-free interval; None when empty."""

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drills.findings import AtLeast, AtMost, Hypothesis, Verdict, Within
-from drills.stats import percentile, percentile_interval, samples_to_bound
+from drills.stats import interval_cell, percentile, percentile_interval, samples_to_bound
 
 
 def test_a_p99_bounded_from_above_needs_368_samples_at_95_percent() -> None:
@@ -103,3 +103,9 @@ def test_samples_to_bound_is_the_fewest_whose_interval_ends_below_infinity(q, fe
     values = [float(v) for v in range(fewest)]
     assert math.isfinite(percentile_interval(values, q).high)
     assert math.isinf(percentile_interval(values[:-1], q).high)
+
+
+def test_a_table_cell_shows_the_estimate_with_its_interval() -> None:
+    assert interval_cell([], 99) == "–"
+    assert interval_cell([float(v) for v in range(100)], 99) == "98 (96–∞)"  # 100 samples cannot bound a p99
+    assert interval_cell([float(v) for v in range(1000)], 99) == "989 (982–996)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ...stats import percentile
+from ...stats import interval_cell, percentile
 from .params import Params
 from .steps import Measured, Step, knee, steps_of
 
@@ -26,11 +26,12 @@ def observations(runs: Mapping[str, Measured]) -> list[dict[str, Any]]:
 def steps_table(steps: list[Step], params: Params) -> list[list[str]]:
     """One row per step; "knee" marks the last step within the SLO (the knee lies between it and the next)."""
     k = knee(steps, params.slo_p99_ms)
-    rows = [["offered /s", "sent /s", "served 200/s", "p50 ms", "p95 ms", "p99 ms", "mean ms client (service)",
+    rows = [["offered /s", "sent /s", "served 200/s", "p50 ms", "p95 ms", "p99 ms (95 % interval)",
+             "mean ms client (service)",
              "errors %", "in flight (service)", "λW (client)", "± %", "service CPU %", "Locust CPU %", ""]]
     for s in steps:
         rows.append([f"{s.rate:g}", f"{s.sent_rps:.1f}", f"{s.throughput_ok:.1f}", f"{s.p50_ms:.0f}",
-                     f"{s.p95_ms:.0f}", f"{s.p99_ms:.0f}", f"{s.mean_ms:.0f} ({s.service_mean_ms:.0f})",
+                     f"{s.p95_ms:.0f}", s.p99_cell, f"{s.mean_ms:.0f} ({s.service_mean_ms:.0f})",
                      f"{s.error_pct:.1f}", f"{s.in_flight:.2f}", f"{s.client_in_flight:.2f}",
                      f"{s.littles_se_pct:.1f}", f"{s.service_cpu_pct:.0f}",
                      f"{s.locust_cpu_pct:.0f}", "knee" if k is s else ""])
@@ -39,7 +40,7 @@ def steps_table(steps: list[Step], params: Params) -> list[list[str]]:
 
 def overload_table(runs: Mapping[str, Measured], params: Params) -> list[list[str]]:
     rows = [["run", "offered /s", "served 200/s", "fast 503/s", "other non-200/s", "not served %",
-             "p50 ms (all)", "p99 ms (all)", "p99 ms (admitted)", "Locust CPU %"]]
+             "p50 ms (all)", "p99 ms (all, 95 % interval)", "p99 ms (admitted, 95 % interval)", "Locust CPU %"]]
     for name in ("no-shedding", "shedding"):
         m = runs.get(name)
         if m is None:
@@ -52,6 +53,6 @@ def overload_table(runs: Mapping[str, Measured], params: Params) -> list[list[st
                      f"{(len(done) - len(ok) - fast) / window:.1f}",
                      f"{100 * (len(done) - len(ok)) / len(done):.0f}" if done else "–",
                      f"{percentile([s.latency_ms for s in done], 50):.0f}",
-                     f"{percentile([s.latency_ms for s in done], 99):.0f}", f"{percentile(ok, 99):.0f}",
+                     interval_cell([s.latency_ms for s in done], 99), interval_cell(ok, 99),
                      f"{m.load.step_cpu_pct[0]:.0f}"])
     return rows

@@ -9,7 +9,7 @@ from itertools import pairwise
 from statistics import median
 
 from ...stack.loadgen import SATURATED_CPU_PCT, LoadResult
-from ...stats import percentile
+from ...stats import interval_cell, percentile
 from ...watch import PoolReading
 from .params import Params
 
@@ -58,6 +58,8 @@ class Step:
     service_cpu_pct: float
     locust_cpu_pct: float
     samples: int
+    #: The p99 with its 95 % interval, as a table cell ("201 (180–∞)").
+    p99_cell: str = "–"
 
     def meets(self, slo_ms: float) -> bool:
         return self.samples > 0 and self.p99_ms <= slo_ms and self.error_pct <= 1.0
@@ -101,7 +103,7 @@ def steps_of(m: Measured, params: Params) -> list[Step]:
                              if timed > 0 else math.nan),
             in_flight_samples=len(flights),
             service_cpu_pct=m.service_cpu_pct[index], locust_cpu_pct=m.load.step_cpu_pct[index],
-            samples=len(done)))
+            samples=len(done), p99_cell=interval_cell(all_ms, 99)))
     return out
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ...stack.loadgen import SATURATED_CPU_PCT
-from ...stats import percentile
+from ...stats import interval_cell, percentile
 from ...watch import PoolReading
 from .observations import Run, outcome
 from .params import Params
@@ -36,6 +36,8 @@ class StepStats:
     pool_wait_s: float = float("nan")
     #: The requests that mean is taken over.
     pool_requests: float = 0.0
+    #: The p99 with its 95 % interval, as a table cell ("201 (180–∞)").
+    p99_cell: str = "–"
 
     @property
     def uneven(self) -> bool:
@@ -67,7 +69,7 @@ def step_stats(run: Run, params: Params) -> list[StepStats]:
             max_waiting=max((r.waiting for r in readings), default=0.0),
             max_server=max((r.server_total for r in readings), default=0),
             locust_cpu_pct=run.load.step_cpu_pct[index],
-            samples=len(done),
+            samples=len(done), p99_cell=interval_cell(ok, 99),
             uneven_share=share_of(lambda r: r.waiting >= 1 and r.available >= 1, settled),
             pool_wait_s=wait_s, pool_requests=requests,
         ))
