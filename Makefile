@@ -28,8 +28,8 @@ $(STAMP): pyproject.toml
 	  exit 1; }
 	@echo "upgrading pip …"
 	@$(VPY) -m pip install -q --upgrade pip
-	@echo "installing drills and its dependencies (pip install -e '.[test]') …"
-	@$(VPY) -m pip install -q -e '.[test]'
+	@echo "installing drills and its dependencies (pip install -e .) …"
+	@$(VPY) -m pip install -q -e .
 	@echo "looking for PostgreSQL and nginx …"
 	@$(VPY) -m drills.sysdeps --install
 	@touch $@
@@ -37,22 +37,29 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv, install drills, find (or install) PostgreSQL and nginx
 
+# An extra of pyproject.toml, installed on demand by the targets that need it: test (the test tools,
+# JupyterLab and the Kubernetes schemas), lab (JupyterLab), kubernetes (the schemas check-papers uses).
+$(VENV)/.extra-%: $(STAMP)
+	@echo "installing the $* extra (pip install -e '.[$*]') …"
+	@$(VPY) -m pip install -q -e '.[$*]'
+	@touch $@
+
 verify: setup ## run every drill, its falsifiers, then export: drills verify (VERIFY_ARGS passes through)
 	@$(VPY) -m drills.sysdeps
 	$(VENV)/bin/drills verify $(VERIFY_ARGS)
 
-test: setup lint ## lint and type-check, then run the tests (PYTEST_ARGS='-k name -x' passes through)
+test: setup $(VENV)/.extra-test lint ## lint and type-check, then run the tests (PYTEST_ARGS='-k name -x' passes through)
 	@$(VPY) -m drills.sysdeps
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
-lint: setup ## ruff and mypy, as configured in pyproject.toml
+lint: setup $(VENV)/.extra-test ## ruff and mypy, as configured in pyproject.toml
 	$(VENV)/bin/ruff check drills tests
 	$(VENV)/bin/mypy
 
-check-papers: setup ## check every code block of the papers with its own tool, and their structure
+check-papers: setup $(VENV)/.extra-kubernetes ## check every code block of the papers with its own tool, and their structure
 	$(VENV)/bin/drills check-papers
 
-lab: setup ## open the notebooks in JupyterLab (LAB_ARGS passes through)
+lab: setup $(VENV)/.extra-lab ## open the notebooks in JupyterLab (LAB_ARGS passes through)
 	@$(VPY) -m ipykernel install --sys-prefix --name drills --display-name "Python (drills)"
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 

@@ -28,6 +28,11 @@ from .report import Problem
 
 #: Kubernetes version whose schemas the manifests are checked against (the paper's target).
 KUBERNETES_VERSION = "1.34.0"
+#: The first kubernetes-validate release whose wheel holds that version's schemas (1.34.0's stops at
+#: v1.33.0); pyproject.toml's ``kubernetes`` extra requires at least this one.
+KUBERNETES_VALIDATE_MIN = "1.34.1"
+#: What to run when kubernetes-validate is missing or too old.
+KUBERNETES_INSTALL = f"pip install 'kubernetes-validate>={KUBERNETES_VALIDATE_MIN}' (or: pip install -e '.[kubernetes]')"
 KINDS = ("nginx", "yaml", "yml", "python", "py", "sql", "ini", "conf", "bash", "sh", "shell", "text")
 
 
@@ -89,10 +94,15 @@ class BlockChecker:
     # -- Kubernetes ---------------------------------------------------------------------------
 
     def kubernetes(self, block: Block) -> tuple[str, list[Problem]]:
-        import kubernetes_validate
         import yaml
 
         how = f"Kubernetes {KUBERNETES_VERSION} schemas (kubernetes-validate, strict)"
+        missing = kubernetes_schemas_missing()
+        if missing:
+            problem = Problem(block.paper, block.line + 1, "kubernetes schema", missing)
+            return f"not checked: {missing.split(';')[0]}", [problem]
+        import kubernetes_validate
+
         try:
             documents = [d for d in yaml.safe_load_all(block.text) if d is not None]
         except yaml.YAMLError as exc:
@@ -115,7 +125,9 @@ class BlockChecker:
                 problems.append(Problem(block.paper, block.line + 1 + line, "kubernetes schema",
                                         f"{doc['kind']} {path}: {exc.message}"))
             except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError) as exc:
-                problems.append(Problem(block.paper, block.line + 1, "kubernetes schema", str(exc)))
+                # Their str() is empty: the text is in .message.
+                problems.append(Problem(block.paper, block.line + 1, "kubernetes schema",
+                                        getattr(exc, "message", "") or repr(exc)))
         return how, problems
 
     # -- Python and Gunicorn -------------------------------------------------------------------
@@ -242,3 +254,20 @@ def _line_of(text: str, path: Any) -> int:
     """0-based line where the last named key of a schema error's path appears."""
     keys = [p for p in path if isinstance(p, str)]
     return _line_containing(text, keys[-1]) if keys else 0
+
+
+def kubernetes_schemas_missing() -> str | None:
+    """Why the YAML check cannot run (kubernetes-validate missing, or without the schemas of
+    ``KUBERNETES_VERSION``, which it would refuse or silently replace), or None when it can."""
+    import importlib.metadata
+
+    try:
+        from kubernetes_validate.utils import all_versions
+    except ImportError:
+        return f"kubernetes-validate is not installed; {KUBERNETES_INSTALL}"
+    shipped = all_versions()
+    if KUBERNETES_VERSION not in shipped:
+        version = importlib.metadata.version("kubernetes-validate")
+        has = f"it has {shipped[0]} to {shipped[-1]}" if shipped else "it has none"
+        return f"kubernetes-validate {version} has no Kubernetes {KUBERNETES_VERSION} schemas ({has}); {KUBERNETES_INSTALL}"
+    return None
