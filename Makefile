@@ -7,17 +7,20 @@ PYTHON ?= python3
 VENV   := .venv
 VPY    := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The versions the papers are verified with: every install below is constrained by it (make constraints).
+CONSTRAINTS := constraints.txt
+PIP_INSTALL := $(VPY) -m pip install -q -c $(CONSTRAINTS)
 SOAK_RUNS ?= 10
 
 .DEFAULT_GOAL := help
-.PHONY: help setup verify test lint check-papers lab soak bench clean distclean
+.PHONY: help setup verify test lint check-papers lab constraints soak bench clean distclean
 
 help: ## list the targets
 	@echo "make <target>:"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 15
-	@echo "variables: PYTHON=$(PYTHON)  PYTEST_ARGS='...'  VERIFY_ARGS='...'  LAB_ARGS='...'  SOAK_RUNS=10"
+	@echo "variables: PYTHON=$(PYTHON)  PYTEST_ARGS='...'  VERIFY_ARGS='...'  LAB_ARGS='...'  SOAK_RUNS=10  UPGRADE=1"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
 	  echo "drills needs Python 3.11 or newer; '$(PYTHON)' is: $$(command -v $(PYTHON) >/dev/null && $(PYTHON) --version 2>&1 || echo 'not found')." >&2; \
 	  echo "Install Python 3.11+ or point at one: make PYTHON=/path/to/python3.11 setup" >&2; \
@@ -28,8 +31,8 @@ $(STAMP): pyproject.toml
 	  exit 1; }
 	@echo "upgrading pip …"
 	@$(VPY) -m pip install -q --upgrade pip
-	@echo "installing drills and its dependencies (pip install -e .) …"
-	@$(VPY) -m pip install -q -e .
+	@echo "installing drills and its dependencies (pip install -c $(CONSTRAINTS) -e .) …"
+	@$(PIP_INSTALL) -e .
 	@echo "looking for PostgreSQL and nginx …"
 	@$(VPY) -m drills.sysdeps --install
 	@touch $@
@@ -40,8 +43,8 @@ setup: $(STAMP) ## create .venv, install drills, find (or install) PostgreSQL an
 # An extra of pyproject.toml, installed on demand by the targets that need it: test (the test tools,
 # JupyterLab and the Kubernetes schemas), lab (JupyterLab), kubernetes (the schemas check-papers uses).
 $(VENV)/.extra-%: $(STAMP)
-	@echo "installing the $* extra (pip install -e '.[$*]') …"
-	@$(VPY) -m pip install -q -e '.[$*]'
+	@echo "installing the $* extra (pip install -c $(CONSTRAINTS) -e '.[$*]') …"
+	@$(PIP_INSTALL) -e '.[$*]'
 	@touch $@
 
 verify: setup ## run every drill, its falsifiers, then export: drills verify (VERIFY_ARGS passes through)
@@ -62,6 +65,14 @@ check-papers: setup $(VENV)/.extra-kubernetes ## check every code block of the p
 lab: setup $(VENV)/.extra-lab ## open the notebooks in JupyterLab (LAB_ARGS passes through)
 	@$(VPY) -m ipykernel install --sys-prefix --name drills --display-name "Python (drills)"
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+
+# Not through setup, which installs with the old constraints: pyproject.toml's requirements (the
+# installed versions kept where they fit; UPGRADE=1 takes the newest), then the freeze.
+constraints: ## rewrite constraints.txt from .venv with every extra installed (UPGRADE=1: newest versions first)
+	@test -x $(VPY) || { echo "no $(VENV) yet: make setup first" >&2; exit 1; }
+	$(VPY) -m pip install -q $(if $(UPGRADE),--upgrade --upgrade-strategy eager) -e '.[test]'
+	$(VPY) -m drills.constraints freeze --output $(CONSTRAINTS)
+	$(VPY) -m drills.constraints check $(CONSTRAINTS)
 
 soak: setup ## the three drill notebooks at their test parameters SOAK_RUNS (10) times in a row
 	@$(VPY) -m drills.sysdeps

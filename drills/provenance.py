@@ -1,4 +1,5 @@
-"""Who ran what, where: commit, versions and platform, for every run's findings (no secrets)."""
+"""Who ran what, where: commit, versions and platform, for every run's findings (no secrets); and
+whether the installed packages are those pinned in constraints.txt (checked at run time)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import constraints
 from .findings import Provenance
 
 PACKAGES = ("gunicorn", "uvicorn", "uvicorn-worker", "fastapi", "starlette", "psycopg", "psycopg-pool",
@@ -52,4 +54,5 @@ def collect(repo: Path, components: dict[str, str], *, measuring_s: float | None
         python_executable=sys.executable,
         measuring_s=measuring_s,
         paper_prose_sha256=paper_prose_sha256,
+        constraints=constraints.check(repo / constraints.CONSTRAINTS_FILE),
     )

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ..constraints import describe as describe_constraints
 from ..findings import Findings, Verdict
 from ..findings.table import markdown_table
 from ..history import HistoryEntry, PaperStamp
@@ -95,8 +96,10 @@ def render_block(findings: Findings, figure_links: Mapping[str, str], *, previou
     ordered = [k for k in VERSION_ORDER if k in versions] + sorted(k for k in versions if k not in VERSION_ORDER)
     out += [_details("Provenance", markdown_table(
         [["what", "value"], ["run", f"`{findings.run_id}`"], ["commit", f"`{prov.commit}`"],
-         ["platform", prov.platform],
-         ["measuring time", f"{'?' if prov.measuring_s is None else prov.measuring_s} s"]]
+         ["platform", prov.platform]]
+        # Runs made before the check, or without a constraints file, have no row.
+        + ([["Python packages", describe_constraints(prov.constraints)]] if prov.constraints else [])
+        + [["measuring time", f"{'?' if prov.measuring_s is None else prov.measuring_s} s"]]
         + [[name, str(versions[name])] for name in ordered]))]
     # Read back by `drills status` and the papers' index: the run, its verdicts and the prose it verified.
     out += [PaperStamp.of(findings, falsification.passed if falsification else None).comment()]

@@ -33,6 +33,22 @@ class Chart:
 
 
 @dataclass(frozen=True)
+class ConstraintsCheck:
+    """The installed Python distributions compared, at run time, with the constraints file set-up
+    installs from (``drills.constraints``)."""
+
+    #: The file's name (``constraints.txt``) and the sha256 of its bytes.
+    file: str
+    sha256: str
+    #: True when every installed distribution is pinned there at its installed version.
+    matches: bool
+    #: "name installed (pinned version)" for each installed distribution at another version.
+    differs: list[str] = field(default_factory=list)
+    #: "name version" for each installed distribution the file does not pin.
+    unpinned: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Provenance:
     """Who ran what, where (no secrets): read into every verified section."""
 
@@ -45,6 +61,8 @@ class Provenance:
     measuring_s: float | None = None
     #: The paper's prose when the drill ran: `drills status` calls the paper stale if it changes.
     paper_prose_sha256: str | None = None
+    #: The environment against constraints.txt (its sha256, matched or not); None without the file.
+    constraints: ConstraintsCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -149,7 +167,9 @@ class Findings:
         try:
             raw["findings"] = [Finding(**{**f, "verdict": Verdict(f["verdict"])}) for f in raw["findings"]]
             raw["charts"] = [Chart(**c) for c in raw.get("charts", [])]
-            raw["provenance"] = Provenance(**raw["provenance"])
+            constraints = raw["provenance"].get("constraints")
+            raw["provenance"] = Provenance(**{**raw["provenance"],
+                                              "constraints": ConstraintsCheck(**constraints) if constraints else None})
             raw["target"] = TargetInfo(**raw["target"]) if raw.get("target") else None
             return cls(**raw)
         except (TypeError, KeyError, ValueError) as exc:
