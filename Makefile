@@ -33,6 +33,8 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@$(VPY) -m pip install -q --upgrade pip
 	@echo "installing drills and its dependencies (pip install -c $(CONSTRAINTS) -e .) …"
 	@$(PIP_INSTALL) -e .
+	@echo "registering the notebooks' Jupyter kernel, \"Python (drills)\", for $(VPY) …"
+	@$(VPY) -c 'from drills.execute import ensure_kernel; print(ensure_kernel())'
 	@echo "looking for PostgreSQL and nginx …"
 	@$(VPY) -m drills.sysdeps --install
 	@touch $@
@@ -62,9 +64,9 @@ lint: setup $(VENV)/.extra-test ## ruff and mypy, as configured in pyproject.tom
 check-papers: setup $(VENV)/.extra-kubernetes ## check every code block of the papers with its own tool, and their structure
 	$(VENV)/bin/drills check-papers
 
-lab: setup $(VENV)/.extra-lab ## open the notebooks in JupyterLab (LAB_ARGS passes through)
-	@$(VPY) -m ipykernel install --sys-prefix --name drills --display-name "Python (drills)"
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+# The server's root is the project (the notebooks' links to ../papers/ work); it opens at notebooks/.
+lab: setup $(VENV)/.extra-lab ## JupyterLab at notebooks/ on the notebooks' kernel, "Python (drills)" (LAB_ARGS passes through)
+	$(VPY) -m drills.lab $(LAB_ARGS)
 
 # Not through setup, which installs with the old constraints: pyproject.toml's requirements (the
 # installed versions kept where they fit; UPGRADE=1 takes the newest), then the freeze.

@@ -5,8 +5,9 @@
 * ``rundirs`` — where runs go (``runs/<ts>-<drill>/``, ``runs/<ts>/<drill>/``).
 """
 
-from .kernel import KERNEL
+from .kernel import KERNEL, KERNEL_DISPLAY_NAME, ensure_kernel
 from .notebook import RunResult, run_notebook
 from .rundirs import new_run_dir, new_verify_dir, prepare_run_dir
 
-__all__ = ["KERNEL", "RunResult", "new_run_dir", "new_verify_dir", "prepare_run_dir", "run_notebook"]
+__all__ = ["KERNEL", "KERNEL_DISPLAY_NAME", "RunResult", "ensure_kernel",
+           "new_run_dir", "new_verify_dir", "prepare_run_dir", "run_notebook"]

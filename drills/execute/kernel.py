@@ -13,15 +13,23 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..errors import ParameterError
 from ..stack.leftovers import claim, owned_by
 
-#: The kernel the notebooks run on unless told otherwise.
-KERNEL = "python3"
+#: The kernel the notebooks name (their kernelspec) and run on unless told otherwise: this
+#: environment's interpreter, registered in it (``ensure_kernel``), so JupyterLab opens the notebooks
+#: on the interpreter that has drills and its pinned dependencies, not on whatever "python3" means.
+KERNEL = "drills"
+KERNEL_DISPLAY_NAME = "Python (drills)"
+#: Interpreter names jupyter_client replaces by its own sys.executable.
+_SAME_PYTHON = {"python", f"python{sys.version_info[0]}", f"python{sys.version_info[0]}.{sys.version_info[1]}"}
 #: Temp dirs of kernels (swept like the stack's: drills.stack.leftovers.PREFIXES).
 KERNEL_DIR_PREFIX = "drills-kernel-"
 #: How long an interrupted drill may take to stop its stack before its kernel is killed.
@@ -31,6 +39,39 @@ UNWIND_S = 30.0
 live_kernels: set[int] = set()
 #: Where the kernel process's own stderr goes (its log lines, not the notebook's outputs).
 kernel_logs: list[Path] = []
+
+
+def ensure_kernel(*, prefix: Path | None = None, kernel_dirs: Sequence[Path] | None = None) -> Path:
+    """Register :data:`KERNEL` for this interpreter under ``prefix`` (this environment's sys.prefix:
+    ``<prefix>/share/jupyter/kernels/drills``) unless it already resolves to it; return its folder.
+
+    ``kernel_dirs`` replaces Jupyter's search path (tests). Raises ParameterError when another
+    "drills" kernel, outside ``prefix``, takes precedence over this one.
+    """
+    from ipykernel.kernelspec import install
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    prefix = prefix or Path(sys.prefix)
+    manager = KernelSpecManager(**({"kernel_dirs": [str(d) for d in kernel_dirs]} if kernel_dirs is not None else {}))
+    found = manager.find_kernel_specs().get(KERNEL)
+    if found is None or not _runs_this_python(manager, found):
+        if found is not None and not Path(found).resolve().is_relative_to(prefix.resolve()):
+            spec = manager.get_kernel_spec(KERNEL)
+            raise ParameterError("--kernel", KERNEL, f"the kernel at {found} runs {spec.argv[0]}, not this environment's "
+                                 f"{sys.executable}; remove it (jupyter kernelspec remove {KERNEL}) or pass --kernel")
+        install(kernel_spec_manager=manager, kernel_name=KERNEL, display_name=KERNEL_DISPLAY_NAME, prefix=str(prefix))
+        found = manager.find_kernel_specs().get(KERNEL)
+    if found is None or not _runs_this_python(manager, found):
+        raise ParameterError("--kernel", KERNEL, f"registered under {prefix}, but Jupyter's kernel path does not find "
+                             "it there (JUPYTER_PATH?)")
+    return Path(found)
+
+
+def _runs_this_python(manager: Any, resource_dir: str) -> bool:
+    """Whether the kernelspec in ``resource_dir`` starts this interpreter (the venv's own path, not
+    the base interpreter it links to)."""
+    argv = manager.kernel_spec_class.from_resource_dir(resource_dir).argv
+    return bool(argv) and (argv[0] in _SAME_PYTHON or os.path.abspath(argv[0]) == os.path.abspath(sys.executable))
 
 
 def kernel_manager_class() -> type:

@@ -21,7 +21,7 @@ from ..params import DrillParams
 from ..paths import notebooks_dir, project_root
 from ..pipeline import DrillSpec
 from ..stack.leftovers import sweep
-from .kernel import KERNEL, interrupt_kernels, kernel_logs, kernel_manager_class, stop_kernels
+from .kernel import KERNEL, ensure_kernel, interrupt_kernels, kernel_logs, kernel_manager_class, stop_kernels
 from .rundirs import new_run_dir
 
 log = logging.getLogger("drills")
@@ -47,6 +47,8 @@ def run_notebook(drill: DrillSpec[Any, Any], params: DrillParams, *, run_dir: Pa
     """
     import papermill  # heavy import, only when a notebook actually runs
 
+    if kernel_name == KERNEL:  # the notebooks' own kernel: registered for this interpreter if it is not
+        ensure_kernel()
     run_dir = run_dir or new_run_dir(drill.name)
     run_dir.mkdir(parents=True, exist_ok=True)
     source = notebooks_dir() / drill.notebook

@@ -1,5 +1,5 @@
-"""JupyterLab as `make lab` starts it: the notebooks are listed, a drill notebook runs top to bottom on a
-kernel the server started, and stopping the server leaves nothing running."""
+"""JupyterLab as `make lab` starts it (python -m drills.lab): the notebooks are listed, a drill notebook
+runs top to bottom on the notebooks' kernel the server started, and stopping the server leaves nothing running."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -17,6 +16,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from drills.execute import KERNEL, ensure_kernel
+from drills.lab import lab_argv
 from drills.paths import notebooks_dir
 from drills.stack.ports import pick_free_port
 
@@ -58,16 +59,16 @@ def execute(port: int, kernel_id: str, code: str, timeout_s: float = 300) -> lis
 def jupyterlab(runs: Path):
     """JupyterLab as `make lab` starts it, headless on loopback; yields (port, the notebook listing)."""
     port = pick_free_port()
+    ensure_kernel()  # as make setup and `python -m drills.lab` do
     lab = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--ServerApp.token={TOKEN}", "--allow-root", f"--notebook-dir={notebooks_dir()}"],
+        lab_argv(["--no-browser", f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.token={TOKEN}", "--allow-root"]),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         env={**os.environ, "DRILLS_RUNS_DIR": str(runs)})
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                listing = api(port, "/api/contents")
+                listing = api(port, "/api/contents/notebooks")  # the root is the project
                 break
             except OSError:
                 assert lab.poll() is None and time.monotonic() < deadline, "JupyterLab did not start"
@@ -87,8 +88,9 @@ def test_a_drill_notebook_runs_on_a_kernel_jupyterlab_started(tmp_path: Path, pg
     with jupyterlab(tmp_path / "runs") as (port, listing):
         names = {item["name"] for item in listing["content"]}  # type: ignore[index]
         assert {"timeout-ladder.ipynb", "pool-exhaustion.ipynb", "load-capacity.ipynb"} <= names
+        assert api(port, "/api/contents/papers/timeout-ladders.md?content=0")  # the notebooks' ../papers/ links
 
-        kernel = api(port, "/api/kernels", "POST", {"name": "python3"})
+        kernel = api(port, "/api/kernels", "POST", {"name": KERNEL})  # the one the notebooks name
         run_notebook_cells(port, kernel["id"], SMALL)  # type: ignore[index]
         runs = list((tmp_path / "runs").glob("*-timeout-ladder"))
         assert len(runs) == 1 and (runs[0] / "findings.json").is_file()
@@ -149,7 +151,7 @@ def test_interrupt_and_restart_of_the_kernel_in_jupyterlab_leave_nothing(
     stack, the kernel lives on) and Restart (the kernel dies mid-drill; its stack dies with it and
     the next run sweeps its temp dirs)."""
     with jupyterlab(tmp_path / "runs") as (port, _):
-        kernel = api(port, "/api/kernels", "POST", {"name": "python3"})["id"]  # type: ignore[index]
+        kernel = api(port, "/api/kernels", "POST", {"name": KERNEL})["id"]  # type: ignore[index]
         run_notebook_cells(port, kernel, LONG, upto_run=True)
 
         # Interrupt while the drill's requests flow.

@@ -8,13 +8,16 @@ import papermill
 import pytest
 
 from drills import catalog
+from drills.execute import KERNEL, KERNEL_DISPLAY_NAME
 from drills.paths import notebooks_dir, papers_dir
 
 
 @pytest.mark.parametrize("drill", catalog.all_drills(), ids=lambda d: d.name)
 def test_parameters_cell_declares_every_parameter_with_its_default(drill) -> None:
     notebook = json.loads((notebooks_dir() / drill.notebook).read_text(encoding="utf-8"))
-    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+    # the kernel `make setup` registers for the venv's interpreter, and `drills run` uses by default
+    assert notebook["metadata"]["kernelspec"]["name"] == KERNEL
+    assert notebook["metadata"]["kernelspec"]["display_name"] == KERNEL_DISPLAY_NAME
     assert notebook["metadata"]["kernelspec"].get("language") == "python"
     tagged = [c for c in notebook["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
