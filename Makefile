@@ -13,7 +13,7 @@ PIP_INSTALL := $(VPY) -m pip install -q -c $(CONSTRAINTS)
 SOAK_RUNS ?= 10
 
 .DEFAULT_GOAL := help
-.PHONY: help setup verify test lint check-papers lab constraints soak bench clean distclean
+.PHONY: help setup git-filter verify test lint check-papers lab constraints soak bench clean distclean
 
 help: ## list the targets
 	@echo "make <target>:"
@@ -35,6 +35,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@$(PIP_INSTALL) -e .
 	@echo "registering the notebooks' Jupyter kernel, \"Python (drills)\", for $(VPY) …"
 	@$(VPY) -c 'from drills.execute import ensure_kernel; print(ensure_kernel())'
+	@$(MAKE) --no-print-directory git-filter
 	@echo "looking for PostgreSQL and nginx …"
 	@$(VPY) -m drills.sysdeps --install
 	@touch $@
@@ -48,6 +49,13 @@ $(VENV)/.extra-%: $(STAMP)
 	@echo "installing the $* extra (pip install -c $(CONSTRAINTS) -e '.[$*]') …"
 	@$(PIP_INSTALL) -e '.[$*]'
 	@touch $@
+
+# nbstripout as the git filter .gitattributes names: a notebook saved with outputs is staged without
+# them (required: with .venv gone, git refuses to stage a notebook until make setup runs again).
+git-filter: ## strip notebook outputs when they are staged (nbstripout as a git filter; make setup runs it)
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  $(VPY) -m nbstripout --install --attributes .gitattributes && echo "git filter: nbstripout ($$(git config filter.nbstripout.clean))"; \
+	else echo "not a git checkout: no notebook filter installed"; fi
 
 verify: setup ## run every drill, its falsifiers, then export: drills verify (VERIFY_ARGS passes through)
 	@$(VPY) -m drills.sysdeps
