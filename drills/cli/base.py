@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -26,6 +27,9 @@ from ..pipeline import DrillSpec
 
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 DRILL_NAMES = click.Choice(list(catalog.DRILLS))
+#: ``-f/--params-file``, shared by run and verify.
+PARAMS_FILE = click.option("-f", "--params-file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+                           help="YAML mapping of parameter names to values (as papermill's -f); -p overrides it.")
 
 
 class _Drills(click.Group):
@@ -49,8 +53,40 @@ def _parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
     return values
 
 
-def _params_for(drill: DrillSpec[Any, Any], assignments: dict[str, str], *, strict: bool) -> DrillParams:
-    """The drill's Params from ``-p`` values; with ``strict=False`` names it lacks are skipped."""
+def _read_params_file(path: Path | None) -> dict[str, object]:
+    """``--params-file``: a YAML mapping of parameter names to values (as papermill's ``-f``). A list
+    becomes the comma-separated text a list parameter takes (``rate_steps: [20, 40]`` → "20,40");
+    names and values are checked later, exactly as ``-p`` ones."""
+    if path is None:
+        return {}
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ParameterError("--params-file", str(path), f"cannot be read as YAML ({exc})".replace("\n", " ")) from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict) or not all(isinstance(k, str) for k in loaded):
+        raise ParameterError("--params-file", str(path), "must be a YAML mapping of parameter names to values, "
+                             "e.g. statement_timeout_s: 0.8")
+    values: dict[str, object] = {}
+    for name, value in loaded.items():
+        if isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
+            value = ",".join(str(v) for v in value)
+        elif isinstance(value, (dict, list)):
+            raise ParameterError(name, value, f"in {path}: must be a single value (or a list of numbers or names)")
+        values[name.strip()] = value
+    return values
+
+
+def _assignments(pairs: Sequence[str], params_file: Path | None) -> dict[str, object]:
+    """The parameters a command was given: the ``--params-file``'s, then ``-p``'s over them."""
+    return {**_read_params_file(params_file), **_parse_assignments(pairs)}
+
+
+def _params_for(drill: DrillSpec[Any, Any], assignments: Mapping[str, object], *, strict: bool) -> DrillParams:
+    """The drill's Params from ``-p`` (and ``--params-file``) values; with ``strict=False`` names it lacks are skipped."""
     known = drill.params.field_types()
     chosen = assignments if strict else {k: v for k, v in assignments.items() if k in known}
     return drill.params.from_mapping(chosen)

@@ -22,10 +22,11 @@ from .base import (
     EXIT_ERROR,
     EXIT_FAILED,
     EXIT_PASSED,
+    PARAMS_FILE,
+    _assignments,
     _export,
     _fail,
     _params_for,
-    _parse_assignments,
     _report,
     main,
 )
@@ -35,15 +36,17 @@ from .summary import _ci_reports, _summary
 @main.command()
 @click.argument("drill_name", type=DRILL_NAMES)
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Set a parameter (repeatable).")
+@PARAMS_FILE
 @click.option("--export", "export_after", is_flag=True, help="Splice the findings into the paper afterwards.")
 @click.option("--kernel", default=KERNEL, show_default=True, help="Jupyter kernel to run the notebook on.")
 @click.option("--time-limit", "time_limit_s", default=900.0, show_default=True, type=click.FloatRange(min=1),
               help="Seconds the drill may take; past it the drill is interrupted and stops its stack.")
-def run(drill_name: str, params: tuple[str, ...], export_after: bool, kernel: str, time_limit_s: float) -> None:
+def run(drill_name: str, params: tuple[str, ...], params_file: Path | None, export_after: bool, kernel: str,
+        time_limit_s: float) -> None:
     """Run one drill's notebook through papermill into a new folder under runs/."""
     try:
         drill = catalog.get(drill_name)
-        drill_params = _params_for(drill, _parse_assignments(params), strict=True)
+        drill_params = _params_for(drill, _assignments(params, params_file), strict=True)
         result = run_notebook(drill, drill_params, kernel_name=kernel,
                               time_limit_s=time_limit_s)
         _summary([result])
@@ -111,6 +114,7 @@ def falsify(drill_names: tuple[str, ...], run_dir: Path | None) -> None:
 @click.argument("drill_names", type=DRILL_NAMES, nargs=-1)
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
               help="Set a parameter for every drill that has it (repeatable).")
+@PARAMS_FILE
 @click.option("--kernel", default=KERNEL, show_default=True, help="Jupyter kernel to run the notebooks on.")
 @click.option("--time-limit", "time_limit_s", default=900.0, show_default=True, type=click.FloatRange(min=1),
               help="Seconds each drill may take; past it the drill is interrupted, and verify goes on.")
@@ -122,7 +126,7 @@ def falsify(drill_names: tuple[str, ...], run_dir: Path | None) -> None:
               help="Also write the verdicts as JUnit XML (one test case per hypothesis) for CI systems.")
 @click.option("--summary-md", type=click.Path(path_type=Path, dir_okay=False),
               help='Also append a Markdown summary to this file (e.g. --summary-md "$GITHUB_STEP_SUMMARY").')
-def verify(drill_names: tuple[str, ...], params: tuple[str, ...], kernel: str, time_limit_s: float,
+def verify(drill_names: tuple[str, ...], params: tuple[str, ...], params_file: Path | None, kernel: str, time_limit_s: float,
            paper_names: tuple[str, ...], no_falsify: bool, junit_xml_path: Path | None,
            summary_md: Path | None) -> None:
     """Run every drill (or those named, or those of the papers named) and its falsifiers, then
@@ -134,7 +138,7 @@ def verify(drill_names: tuple[str, ...], params: tuple[str, ...], kernel: str, t
                 raise ParameterError("--paper", name, f"no drill verifies it; papers: {', '.join(sorted(known_papers))}")
         drills = [catalog.get(n) for n in drill_names] + [d for d in catalog.all_drills() if d.paper in paper_names]
         drills = list(dict.fromkeys(drills)) or catalog.all_drills()
-        assignments = _parse_assignments(params)
+        assignments = _assignments(params, params_file)
         unknown = [k for k in assignments if not any(k in d.params.field_types() for d in drills)]
         if unknown:
             every = sorted({name for d in drills for name in d.params.field_types()})
