@@ -1,27 +1,22 @@
-"""CPU use of a set of processes, sampled from /proc while a drill runs (Linux)."""
+"""CPU use of a set of processes, sampled while a drill runs (psutil: Linux and macOS alike)."""
 
 from __future__ import annotations
 
 import bisect
 import itertools
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
+
+import psutil
 
 
 def children(pid: int) -> list[int]:
-    """Direct children of ``pid`` (e.g. Gunicorn's workers), from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue
-    return found
+    """Direct children of ``pid`` (e.g. Gunicorn's workers); [] when it is gone."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children()]
+    except psutil.Error:
+        return []
 
 
 class CpuSampler:
@@ -36,7 +31,8 @@ class CpuSampler:
         self.readings: list[tuple[float, dict[int, float]]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="drills-cpu", daemon=True)
-        self._ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        #: One psutil handle per pid, so that a pid reused by another process is not mistaken for it.
+        self._processes: dict[int, psutil.Process] = {}
 
     def start(self) -> CpuSampler:
         self._thread.start()
@@ -53,9 +49,10 @@ class CpuSampler:
             reading: dict[int, float] = {}
             for pid in pids:
                 try:
-                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                    reading[pid] = (int(fields[11]) + int(fields[12])) / self._ticks  # utime + stime
-                except (OSError, IndexError, ValueError):
+                    process = self._processes.get(pid) or self._processes.setdefault(pid, psutil.Process(pid))
+                    times = process.cpu_times()
+                    reading[pid] = times.user + times.system  # seconds of CPU, as utime + stime
+                except psutil.Error:
                     continue
             self.readings.append((time.time(), reading))
             self._stop.wait(self.interval_s)

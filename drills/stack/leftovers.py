@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import tempfile
 import time
 from pathlib import Path
@@ -141,23 +140,21 @@ def _owner_alive(directory: Path) -> bool:
 
 
 def _end_processes_in(directory: Path) -> list[int]:
-    """SIGKILL processes whose command line names ``directory`` or whose cwd is inside it."""
+    """SIGKILL processes whose command line names ``directory`` or whose cwd is inside it (psutil:
+    Linux and macOS alike)."""
+    import psutil
+
     target = str(directory)
     ended: list[int] = []
-    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
-        if not entry.name.isdigit():
-            continue
+    for process in psutil.process_iter():
         try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-            cwd = os.readlink(entry / "cwd")
-        except OSError:
+            named = target in " ".join(process.cmdline())
+            cwd = "" if named else process.cwd()
+            if named or cwd == target or cwd.startswith(target + "/"):
+                process.kill()
+                ended.append(process.pid)
+        except psutil.Error:  # gone meanwhile, a zombie, or another user's
             continue
-        if target in cmdline or cwd == target or cwd.startswith(target + "/"):
-            try:
-                os.kill(int(entry.name), signal.SIGKILL)
-                ended.append(int(entry.name))
-            except (ProcessLookupError, PermissionError):
-                pass
     return ended
 
 
