@@ -72,13 +72,14 @@ class Deployment(Protocol):
         ...
 
     @property
-    def metrics(self) -> Endpoint:
-        """Where the service's /metrics is read (past the proxy where the drill can reach it)."""
+    def metrics(self) -> tuple[Endpoint, ...]:
+        """Where the service's /metrics is read: each replica past the proxy where the drill can
+        reach them (their figures are summed), else the entry point."""
         ...
 
     @property
-    def ledger_dir(self) -> Path | None:
-        """The service's request ledger folder (None without Capability.LEDGER)."""
+    def ledger_dirs(self) -> tuple[Path, ...]:
+        """Each replica's request ledger folder (none without Capability.LEDGER)."""
         ...
 
     @property

@@ -14,7 +14,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,15 +44,15 @@ class Sighting:
 
 
 class ServerWatch:
-    """Background sampler; use as ``with ServerWatch(stack.connect, stack.ledger_dir, 0.02) as watch:``.
+    """Background sampler; use as ``with ServerWatch(stack.connect, stack.ledger_dirs, 0.02) as watch:``.
 
-    ``ledger_dir`` None (a target the drill does not own): no handler ledger, queries only;
+    No ``ledger_dirs`` (a target the drill does not own): no handler ledger, queries only;
     ``connect`` None too (a target without DRILLS_TARGET_DSN): nothing is watched, nothing seen.
     """
 
-    def __init__(self, connect: Connect | None, ledger_dir: Path | None, interval_s: float) -> None:
+    def __init__(self, connect: Connect | None, ledger_dirs: Sequence[Path], interval_s: float) -> None:
         self.connect = connect
-        self.ledger_dir = ledger_dir
+        self.ledger_dirs = tuple(ledger_dirs)
         self.interval_s = interval_s
         self.sightings: dict[str, Sighting] = {}
         self.ledger: dict[str, dict[str, Any]] = {}
@@ -85,7 +85,7 @@ class ServerWatch:
 
     def wait_for_handler(self, tag: str, timeout_s: float) -> dict[str, Any] | None:
         """Block until the ledger shows ``tag``'s handler ended (or ``timeout_s`` passes)."""
-        if self.ledger_dir is None:
+        if not self.ledger_dirs:
             return None
         deadline = time.monotonic() + timeout_s
         with self._changed:
@@ -137,10 +137,8 @@ class ServerWatch:
                 self._changed.notify_all()
 
     def _read_ledgers(self) -> None:
-        if self.ledger_dir is None:
-            return
         new: dict[str, dict[str, Any]] = {}
-        for path in sorted(self.ledger_dir.glob("ledger-*.jsonl")):
+        for path in sorted(p for d in self.ledger_dirs for p in d.glob("ledger-*.jsonl")):
             offset = self._offsets.get(path, 0)
             with open(path, "rb") as handle:
                 handle.seek(offset)
@@ -229,19 +227,29 @@ def parse_pool_metrics(text: str) -> dict[str, float]:
     return values
 
 
+def sum_metrics(parts: Iterable[dict[str, float]]) -> dict[str, float]:
+    """The replicas' figures added up: every one is a count, a sum or a gauge of the whole fleet."""
+    total: dict[str, float] = {}
+    for part in parts:
+        for key, value in part.items():
+            total[key] = total.get(key, 0.0) + value
+    return total
+
+
 class PoolWatch:
     """Samples ``/metrics`` (every worker, via prometheus multiprocess) and ``pg_stat_activity``.
 
     ``with PoolWatch(stack.connect, stack.metrics, 0.25) as watch: …`` — ``watch.readings`` holds one
-    PoolReading per interval. On the local stack the service is asked directly (not through nginx)
-    so the proxy sees only the load. ``connect`` None (a target without DRILLS_TARGET_DSN): no
+    PoolReading per interval, summed over the replicas' endpoints (a reading is kept only when every
+    replica answered). On the local stack each replica is asked directly (not through nginx) so the
+    proxy sees only the load. ``connect`` None (a target without DRILLS_TARGET_DSN): no
     server-side counts; ``role`` None: every client connection counts, not one role's.
     """
 
-    def __init__(self, connect: Connect | None, metrics: Endpoint, interval_s: float,
+    def __init__(self, connect: Connect | None, metrics: Sequence[Endpoint], interval_s: float,
                  role: str | None = "app") -> None:
         self.connect = connect
-        self.metrics = metrics
+        self.metrics = tuple(metrics)
         self.interval_s = interval_s
         self.role = role
         self.readings: list[PoolReading] = []
@@ -272,9 +280,9 @@ class PoolWatch:
                 rows = [] if conn is None else (
                     conn.execute(_APP_CONNECTIONS, [self.role]) if self.role
                     else conn.execute(_CLIENT_CONNECTIONS)).fetchall()
-                response = self.metrics.get("/metrics", timeout_s=2.0)
-                if response.status == 200:
-                    pool = parse_pool_metrics(response.body.decode("utf-8", "replace"))
+                responses = [endpoint.get("/metrics", timeout_s=2.0) for endpoint in self.metrics]
+                if responses and all(r.status == 200 for r in responses):
+                    pool = sum_metrics(parse_pool_metrics(r.body.decode("utf-8", "replace")) for r in responses)
                     self.readings.append(PoolReading(at_s=time.time(), server_by_state={s: int(n) for s, n in rows},
                                                      **pool))
                 self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - started)))

@@ -37,13 +37,28 @@ POSTGRES_READ_BACK = (
 )
 
 
+#: Replicas a local stack may run: each is a Gunicorn master with its workers, on two cores.
+MAX_REPLICAS = 8
+
+
 @dataclass(frozen=True, kw_only=True)
 class StackConfig:
-    """One configuration of the whole stack."""
+    """One configuration of the whole stack.
+
+    ``replicas`` services (as pods: each its own Gunicorn with ``service.workers`` workers, on its
+    own port) sit behind nginx, which picks one per request. Within one Gunicorn the kernel hands
+    each kept-alive proxy connection to one worker for good, so a few long-lived connections can
+    leave a worker idle while another queues; across replicas the proxy spreads every request.
+    """
 
     postgres: PostgresConfig = field(default_factory=PostgresConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
     proxy: ProxyConfig = field(default_factory=ProxyConfig)
+    replicas: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.replicas <= MAX_REPLICAS:
+            raise ValueError(f"replicas={self.replicas}: must be 1–{MAX_REPLICAS}")
 
 
 @dataclass
@@ -52,7 +67,7 @@ class LocalStack:
 
     config: StackConfig
     postgres: PostgresCluster
-    service: Service
+    services: list[Service]
     proxy: NginxProxy
     #: Seconds from the first process start until nginx passed a request through.
     ready_s: float
@@ -70,13 +85,18 @@ class LocalStack:
         return Endpoint(port=self.proxy.port)
 
     @property
-    def metrics(self) -> Endpoint:
-        """The service itself, past nginx, so that watching it adds nothing to the proxy's load."""
-        return Endpoint(port=self.service.port)
+    def service(self) -> Service:
+        """The first replica (they all run the same settings)."""
+        return self.services[0]
 
     @property
-    def ledger_dir(self) -> Path:
-        return self.service.state_dir
+    def metrics(self) -> tuple[Endpoint, ...]:
+        """Each replica itself, past nginx, so that watching them adds nothing to the proxy's load."""
+        return tuple(Endpoint(port=s.port) for s in self.services)
+
+    @property
+    def ledger_dirs(self) -> tuple[Path, ...]:
+        return tuple(s.state_dir for s in self.services)
 
     def connect(self, **kwargs: Any) -> psycopg.Connection[Any]:
         """A superuser connection over the socket (uses a reserved slot when the app holds the rest)."""
@@ -94,15 +114,14 @@ class LocalStack:
         if source == "postgres":
             return self.postgres.log_text()
         if source == "service":
-            return self.service.log_text()
+            return "".join(s.log_text() for s in self.services)
         return self.proxy.error_log()
 
     def service_pids(self) -> list[int]:
-        """Gunicorn's master and its workers (those alive now)."""
+        """Every replica's Gunicorn master and its workers (those alive now)."""
         from .cpu import children
 
-        master = self.service.pid
-        return [master, *children(master)] if master else []
+        return [pid for s in self.services if s.pid for pid in (s.pid, *children(s.pid))]
 
     def describe(self) -> str:
         return f"proxy on 127.0.0.1:{self.proxy.port}"
@@ -111,7 +130,7 @@ class LocalStack:
         """Every component's effective settings, read from the component itself."""
         return {
             "postgres": self.postgres.show(*POSTGRES_READ_BACK),
-            "service": self.service.effective_settings(),
+            "service": {**self.service.effective_settings(), "replicas": len(self.services)},
             "nginx": self.proxy.effective_settings(),
         }
 
@@ -125,6 +144,7 @@ def local_stack(config: StackConfig) -> Iterator[LocalStack]:
     started = time.monotonic()
     with contextlib.ExitStack() as parts:
         postgres = parts.enter_context(PostgresCluster(config.postgres))
-        service = parts.enter_context(Service(config.service, postgres.app_conninfo))
-        proxy = parts.enter_context(NginxProxy(config.proxy, service.port))
-        yield LocalStack(config, postgres, service, proxy, time.monotonic() - started)
+        services = [parts.enter_context(Service(config.service, postgres.app_conninfo))
+                    for _ in range(config.replicas)]
+        proxy = parts.enter_context(NginxProxy(config.proxy, [s.port for s in services]))
+        yield LocalStack(config, postgres, services, proxy, time.monotonic() - started)

@@ -18,6 +18,7 @@ import pwd
 import re
 import signal
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,16 +53,17 @@ class ProxyConfig:
 
 
 class NginxProxy(Component):
-    """``with NginxProxy(config, upstream_port) as proxy:`` — requests pass through to the service."""
+    """``with NginxProxy(config, upstream_ports) as proxy:`` — requests pass through to the service's
+    replicas."""
 
     name = "nginx"
 
     dir_prefix = "drills-nginx-"
 
-    def __init__(self, config: ProxyConfig, upstream_port: int, *, binary: NginxBinary | None = None) -> None:
+    def __init__(self, config: ProxyConfig, upstream_ports: Sequence[int], *, binary: NginxBinary | None = None) -> None:
         super().__init__()
         self.config = config
-        self.upstream_port = upstream_port
+        self.upstream_ports = tuple(upstream_ports)
         self.binary = binary or find_nginx()
 
     @property
@@ -78,7 +80,7 @@ class NginxProxy(Component):
         workdir = self._make_dir()
         os.chmod(workdir, 0o755)  # workers run as an unprivileged user when we are root
         self._take_port()
-        self.conf_path.write_text(render_config(self.config, self.port, self.upstream_port, workdir))
+        self.conf_path.write_text(render_config(self.config, self.port, self.upstream_ports, workdir))
         process = ManagedProcess(
             self.name,
             [str(self.binary.path), "-p", str(workdir), "-c", str(self.conf_path), "-e", str(self.error_log_path)],
@@ -115,9 +117,12 @@ READ_BACK_DIRECTIVES = (
 )
 
 
-def render_config(config: ProxyConfig, listen_port: int, upstream_port: int, prefix: Path) -> str:
-    """The nginx.conf for one proxy; every timeout carries an explicit unit (ms)."""
+def render_config(config: ProxyConfig, listen_port: int, upstream_ports: Sequence[int], prefix: Path) -> str:
+    """The nginx.conf for one proxy in front of the service's replicas (round-robin, per request);
+    every timeout carries an explicit unit (ms)."""
     c = config
+    servers = "\n        ".join(f"server {LOOPBACK}:{port} max_fails={c.max_fails} fail_timeout={c.fail_timeout_s}s;"
+                                 for port in upstream_ports)
     user = _worker_user_line()
     keepalive = (
         f"keepalive {c.upstream_keepalive};\n        keepalive_timeout {_ms(c.upstream_keepalive_timeout_s)};"
@@ -146,7 +151,7 @@ http {{
     scgi_temp_path {prefix}/tmp-scgi;
 
     upstream service {{
-        server {LOOPBACK}:{upstream_port} max_fails={c.max_fails} fail_timeout={c.fail_timeout_s}s;
+        {servers}
         {keepalive}
     }}
 
@@ -170,13 +175,19 @@ http {{
 
 
 def parse_directives(config_text: str, names: tuple[str, ...]) -> dict[str, str]:
-    """First value of each directive in an nginx config dump (comments ignored)."""
+    """First value of each directive in an nginx config dump (comments ignored); every ``server``
+    of the upstream, joined by " | "."""
     found: dict[str, str] = {}
     for raw in config_text.splitlines():
         line = raw.split("#", 1)[0].strip()
         match = re.match(r"^([a-z_]+)\s+(.*?);$", line)
-        if match and match.group(1) in names and match.group(1) not in found:
-            found[match.group(1)] = match.group(2)
+        if not match or match.group(1) not in names:
+            continue
+        name, value = match.groups()
+        if name == "server" and name in found:
+            found[name] += f" | {value}"
+        elif name not in found:
+            found[name] = value
     return found
 
 

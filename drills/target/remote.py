@@ -25,14 +25,14 @@ class RemoteDeployment:
     """``with RemoteDeployment(spec) as target:`` — the same measuring surface as LocalStack."""
 
     owned = False
-    ledger_dir: Path | None = None
+    ledger_dirs: tuple[Path, ...] = ()
 
     def __init__(self, spec: TargetSpec) -> None:
         self.spec = spec
         self.entry = spec.url
         #: The service's /metrics, asked through the entry point: on a target there is no other way
         #: in, and with several replicas behind it each answer comes from one of them.
-        self.metrics = self.entry
+        self.metrics = (self.entry,)
         self.capabilities: frozenset[Capability] = spec.capabilities
         self.ready_s = 0.0
         self.max_rps = spec.max_rps

@@ -156,6 +156,30 @@ def test_nginx_with_a_bad_directive_exits_early(pg_binaries, nginx_binary, no_le
     from drills.errors import ExitedEarly
     from drills.stack.proxy import NginxProxy
 
-    with pytest.raises(ExitedEarly) as info, NginxProxy(ProxyConfig(next_upstream="sometimes"), upstream_port=9):
+    with pytest.raises(ExitedEarly) as info, NginxProxy(ProxyConfig(next_upstream="sometimes"), upstream_ports=[9]):
         pass
     assert "proxy_next_upstream" in info.value.log_tail or "sometimes" in info.value.log_tail
+
+
+def test_replicas_each_take_their_share_of_the_requests(pg_binaries, nginx_binary, no_leftovers) -> None:
+    """Two replicas behind nginx: it picks one per request (round-robin), kept-alive connections or
+    not, and every replica's pool, metrics, ledger and processes are visible to the drills."""
+    from drills.watch import PoolWatch, parse_pool_metrics
+
+    config = StackConfig(service=ServiceConfig(workers=1, pool_min_size=1, pool_max_size=2), replicas=2)
+    with local_stack(config) as stack:
+        assert len(stack.metrics) == 2 and len(stack.ledger_dirs) == 2 and len(stack.service_pids()) == 4
+        assert len({e.port for e in stack.metrics} | {stack.proxy.port}) == 3
+        before = [parse_pool_metrics(e.get("/metrics", timeout_s=5).body.decode())["latency_count"] for e in stack.metrics]
+        with PoolWatch(stack.connect, stack.metrics, 0.05) as watch:
+            for _ in range(40):
+                assert http_get(stack.proxy.port, "/work?db_s=0.001", timeout_s=5).status == 200
+            time.sleep(0.2)
+        watch.check()
+        after = [parse_pool_metrics(e.get("/metrics", timeout_s=5).body.decode())["latency_count"] for e in stack.metrics]
+        served = [a - b for a, b in zip(after, before, strict=True)]  # /metrics itself is not timed
+        assert served == [20, 20], served
+        # The watch sums both replicas: two pools of one connection each at least.
+        assert watch.readings and watch.readings[-1].size >= 2
+        back = stack.read_back()
+        assert back["service"]["replicas"] == 2 and back["nginx"]["server"].count("127.0.0.1:") == 2

@@ -130,7 +130,7 @@ def test_a_step_is_judged_only_where_its_samples_resolve_the_tolerance() -> None
 
 
 def test_capacity_arithmetic_and_users() -> None:
-    p = Params()
+    p = Params(slo_p99_ms=SLO_MS)
     assert p.slots == 8 and p.capacity_rps == pytest.approx(80)
     assert p.knee_band == pytest.approx((40, 80)) and p.excess_pct == pytest.approx(50)
     assert p.users_for(60) == 120  # 60 req/s × 2 s pacing
@@ -158,6 +158,8 @@ def test_bad_parameters_are_refused_with_their_name(changes: dict, name: str) ->
 
 T0 = 1_700_000_000.0  # epoch seconds: when each synthetic Locust run starts
 READING_EVERY_S = 0.01  # the /metrics sampler
+#: The SLO the synthetic steps below were shaped around (the default is 300 ms).
+SLO_MS = 250.0
 KEYS = ["recommended.littles-law", "recommended.knee-below-capacity", "recommended.flat-past-saturation",
         "shedding.admitted-p99-within-slo", "shedding.sheds-only-the-excess", "shedding.excess-fast-503",
         "no-shedding.p99-breaks-slo"]
@@ -249,13 +251,13 @@ def verdicts(findings: list[Finding]) -> dict[str, Verdict]:
 
 
 def test_judge_without_any_run_leaves_every_hypothesis_inconclusive() -> None:
-    findings = judge(Params(), {})
+    findings = judge(Params(slo_p99_ms=SLO_MS), {})
     assert [f.key for f in findings] == KEYS
     assert all(f.verdict is Verdict.INCONCLUSIVE and f.samples == 0 for f in findings)
 
 
 def test_judge_holds_every_hypothesis_on_a_run_that_behaves_as_the_paper_says() -> None:
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     findings = judge(params, healthy(params))
     assert [f.key for f in findings] == KEYS
     assert all(f.verdict is Verdict.HELD for f in findings), [(f.key, f.verdict, f.detail) for f in findings]
@@ -271,7 +273,7 @@ def test_judge_holds_every_hypothesis_on_a_run_that_behaves_as_the_paper_says() 
 
 
 def test_steps_of_reads_the_synthetic_run_back() -> None:
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     steps = steps_of(step_load(params), params)
     assert [s.rate for s in steps] == params.rates()
     assert [round(s.sent_rps) for s in steps] == [20, 40, 60, 80, 100, 120]
@@ -286,7 +288,7 @@ def test_steps_of_reads_the_synthetic_run_back() -> None:
 
 def test_littles_law_fails_where_the_service_holds_what_the_client_no_longer_waits_for() -> None:
     """nginx's 504 at the SLO while the service goes on: past capacity the gauge sees the full wait."""
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     runs = healthy(params, recommended=step_load(params, r100=replace(STEPS[100], in_flight_factor=3.0),
                                                   r120=replace(STEPS[120], in_flight_factor=4.0)))
     finding = found(params, runs, "recommended.littles-law")
@@ -294,14 +296,14 @@ def test_littles_law_fails_where_the_service_holds_what_the_client_no_longer_wai
 
 
 def test_littles_law_fails_below_the_knee_too() -> None:
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     runs = healthy(params, recommended=step_load(params, r20=replace(STEPS[20], in_flight_factor=1.5)))
     finding = found(params, runs, "recommended.littles-law")
     assert finding.verdict is Verdict.FAILED and finding.observed == pytest.approx(50, abs=2)
 
 
 def test_littles_law_excludes_unresolved_steps_and_says_so() -> None:
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     coarse = replace(STEPS[20], reading_every_s=0.5, in_flight_factor=1.5)  # ±18 %: cannot resolve 10 %
     finding = found(params, healthy(params, recommended=step_load(params, r20=coarse)), "recommended.littles-law")
     assert finding.verdict is Verdict.HELD and finding.samples == 5
@@ -309,7 +311,7 @@ def test_littles_law_excludes_unresolved_steps_and_says_so() -> None:
 
 
 def test_littles_law_resting_mostly_on_excluded_steps_is_inconclusive() -> None:
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     coarse = {f"r{r}": replace(STEPS[r], reading_every_s=1.0) for r in (20, 40, 60, 80)}
     finding = found(params, healthy(params, recommended=step_load(params, **coarse)), "recommended.littles-law")
     assert finding.verdict is Verdict.INCONCLUSIVE and "most steps could not be resolved" in finding.detail
@@ -320,7 +322,7 @@ def test_littles_law_resting_mostly_on_excluded_steps_is_inconclusive() -> None:
 
 def test_a_knee_past_capacity_fails() -> None:
     """The SLO held at 80 and 100 req/s: no headroom was needed, so slots ÷ hold did not predict."""
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     runs = healthy(params, recommended=step_load(params, r80=Shape(80, 150), r100=Shape(100, 200)))
     finding = found(params, runs, "recommended.knee-below-capacity")
     assert finding.verdict is Verdict.FAILED and 100 < finding.observed < 102  # 120 req/s broke it
@@ -334,14 +336,14 @@ def test_a_knee_no_step_broke_fails_when_it_is_past_capacity_already() -> None:
 
 def test_a_knee_far_below_capacity_fails() -> None:
     """A pool half the predicted size: 40 req/s is already past its capacity."""
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     runs = healthy(params, recommended=step_load(params, r40=Shape(40, 400), r60=Shape(60, 1000)))
     finding = found(params, runs, "recommended.knee-below-capacity")
     assert finding.verdict is Verdict.FAILED and finding.observed == pytest.approx(20 + 20 * 145 / 295)
 
 
 def test_a_knee_below_a_first_step_under_the_band_fails() -> None:
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     runs = healthy(params, recommended=step_load(params, r20=Shape(20, 300)))
     finding = found(params, runs, "recommended.knee-below-capacity")
     assert finding.verdict is Verdict.FAILED and "below the first step" in finding.detail
@@ -352,7 +354,7 @@ def test_a_knee_below_a_first_step_under_the_band_fails() -> None:
     ("60,80,100", {"r60": Shape(60, 300)}, "the first step already broke"),  # knee < 60, band from 40
 ])
 def test_a_knee_the_steps_do_not_locate_is_inconclusive(rate_steps, changes, why) -> None:
-    params = Params(rate_steps=rate_steps)
+    params = Params(rate_steps=rate_steps, slo_p99_ms=SLO_MS)
     finding = found(params, {"recommended": step_load(params, **changes)}, "recommended.knee-below-capacity")
     assert finding.verdict is Verdict.INCONCLUSIVE and why in finding.detail
 
@@ -361,7 +363,7 @@ def test_a_knee_the_steps_do_not_locate_is_inconclusive(rate_steps, changes, why
 
 
 def test_served_throughput_that_keeps_rising_past_capacity_is_not_flat() -> None:
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     runs = healthy(params, recommended=step_load(params, r80=Shape(80, 400), r100=Shape(100, 600),
                                                   r120=Shape(120, 900)))
     finding = found(params, runs, "recommended.flat-past-saturation")
@@ -370,7 +372,7 @@ def test_served_throughput_that_keeps_rising_past_capacity_is_not_flat() -> None
 
 def test_a_plateau_whose_latency_stays_within_the_slo_fails() -> None:
     """Shedding in the recommended stack: flat throughput, but the p99 past capacity keeps the SLO."""
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     shed = {f"r{r}": Shape(r, 180, ok_rps=77, rejected_ms=5, error="pool_queue_full") for r in (80, 100, 120)}
     finding = found(params, healthy(params, recommended=step_load(params, **shed)), "recommended.flat-past-saturation")
     assert finding.verdict is Verdict.FAILED and finding.detail.startswith("latency did not rise")
@@ -379,7 +381,7 @@ def test_a_plateau_whose_latency_stays_within_the_slo_fails() -> None:
 
 def test_a_plateau_no_slower_than_before_capacity_fails() -> None:
     """p99 past the SLO, but the mean as high below capacity already: latency did not rise there."""
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     runs = healthy(params, recommended=step_load(params, r60=Shape(60, 1200)))
     finding = found(params, runs, "recommended.flat-past-saturation")
     assert finding.verdict is Verdict.FAILED and "80/s no slower on average than 60/s" in finding.detail
@@ -387,7 +389,7 @@ def test_a_plateau_no_slower_than_before_capacity_fails() -> None:
 
 def test_p99s_at_the_pool_timeouts_ceiling_need_not_rise_from_step_to_step() -> None:
     """Past capacity the pool's timeout caps the wait: 703 ms, then 574 ms was noise (measured)."""
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     runs = healthy(params, recommended=step_load(params, r120=Shape(120, 500, ok_rps=77, rejected_ms=600)))
     assert found(params, runs, "recommended.flat-past-saturation").verdict is Verdict.HELD
 
@@ -407,7 +409,7 @@ def test_a_plateau_of_one_step_is_inconclusive() -> None:
     {"warnings": ("CPU usage above 90%! This may constrain your throughput …",)},  # Locust's own warning
 ])
 def test_a_generator_that_was_the_bottleneck_makes_the_step_load_inconclusive(recommended) -> None:
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     found_ = verdicts(judge(params, healthy(params, recommended=step_load(params, **recommended))))
     assert [found_[k] for k in KEYS[:3]] == [Verdict.INCONCLUSIVE] * 3
     assert [found_[k] for k in KEYS[3:]] == [Verdict.HELD] * 4
@@ -418,7 +420,7 @@ def test_a_generator_that_was_the_bottleneck_makes_the_step_load_inconclusive(re
 
 def test_an_unbounded_queue_fails_the_admitted_p99_and_the_fast_503s() -> None:
     """max_waiting 0 in the shedding stack: admitted requests wait, the excess times out after 1 s."""
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     found_ = verdicts(judge(params, healthy(params, shedding=overload(params, "shedding", UNSHED))))
     assert found_["shedding.admitted-p99-within-slo"] is Verdict.FAILED
     assert found_["shedding.excess-fast-503"] is Verdict.FAILED
@@ -428,7 +430,7 @@ def test_an_unbounded_queue_fails_the_admitted_p99_and_the_fast_503s() -> None:
 @pytest.mark.parametrize(("status", "rejected_ms"), [(504, 5), (0, 5), (503, 150)])
 def test_every_answer_other_than_a_fast_503_counts_against_the_shedding(status, rejected_ms) -> None:
     """A 504, a reset (no status) and a slow 503 are all a place in a queue, or worse."""
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     shed = overload(params, "shedding", replace(SHED, status=status, rejected_ms=rejected_ms, error=""))
     finding = found(params, healthy(params, shedding=shed), "shedding.excess-fast-503")
     assert finding.verdict is Verdict.FAILED and finding.observed == 0 and finding.samples > 200
@@ -438,14 +440,14 @@ def test_every_answer_other_than_a_fast_503_counts_against_the_shedding(status, 
 def test_shedding_more_or_less_than_the_excess_fails(ok_rps, observed) -> None:
     """A pool half the predicted size turns away three quarters; one that serves nearly all of it
     sheds nothing of an excess the parameters predict."""
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     shed = overload(params, "shedding", replace(SHED, ok_rps=ok_rps))
     finding = found(params, healthy(params, shedding=shed), "shedding.sheds-only-the-excess")
     assert finding.verdict is Verdict.FAILED and finding.observed == pytest.approx(observed, abs=0.5)
 
 
 def test_the_excess_is_over_what_the_unshed_stack_served_else_over_slots_per_hold() -> None:
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     with_unshed = found(params, healthy(params), "shedding.sheds-only-the-excess")
     assert with_unshed.expected == "51.9 ± 10 %" and "capacity 77.0 req/s (as the unshed" in with_unshed.detail
     runs = healthy(params)
@@ -455,14 +457,14 @@ def test_the_excess_is_over_what_the_unshed_stack_served_else_over_slots_per_hol
 
 
 def test_shedding_that_turned_nothing_away_has_no_503s_to_judge() -> None:
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     finding = found(params, healthy(params, shedding=overload(params, "shedding", Shape(160, 120))),
                     "shedding.excess-fast-503")
     assert finding.verdict is Verdict.INCONCLUSIVE and finding.samples == 0
 
 
 def test_a_fast_unshed_overload_fails() -> None:
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     finding = found(params, healthy(params, **{"no-shedding": overload(params, "no-shedding", Shape(160, 120))}),
                     "no-shedding.p99-breaks-slo")
     assert finding.verdict is Verdict.FAILED and finding.observed == pytest.approx(120)
@@ -470,7 +472,7 @@ def test_a_fast_unshed_overload_fails() -> None:
 
 @pytest.mark.parametrize(("run", "keys"), [("shedding", KEYS[3:6]), ("no-shedding", KEYS[6:])])
 def test_a_missing_overload_leaves_its_hypotheses_inconclusive(run, keys) -> None:
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     runs = healthy(params)
     del runs[run]
     found_ = verdicts(judge(params, runs))
@@ -484,7 +486,7 @@ def test_a_missing_overload_leaves_its_hypotheses_inconclusive(run, keys) -> Non
     ("no-shedding", {}, ("Worker abc (index 0) exceeded cpu threshold (will only log this once per worker)",)),
 ])
 def test_a_saturated_generator_under_overload_makes_that_runs_hypotheses_inconclusive(run, changes, warnings) -> None:
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     base = SHED if run == "shedding" else UNSHED
     found_ = verdicts(judge(params, healthy(params, **{run: overload(params, run, replace(base, **changes),
                                                                           warnings)})))
@@ -495,7 +497,7 @@ def test_a_saturated_generator_under_overload_makes_that_runs_hypotheses_inconcl
 
 
 def test_a_warning_that_is_not_about_cpu_does_not_stop_the_judging() -> None:
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     runs = healthy(params, shedding=overload(params, "shedding", SHED,
                                              ("Your selected spawn rate is very high (>100)",)))
     assert all(v is Verdict.HELD for v in verdicts(judge(params, runs)).values())
@@ -512,7 +514,7 @@ def test_every_hypothesis_has_a_falsifier() -> None:
 
 
 def test_each_falsifier_changes_what_its_harm_says() -> None:
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     by_name = {f.name: f for f in FALSIFIERS}
 
     def under(name: str):
@@ -532,7 +534,7 @@ def test_each_falsifier_changes_what_its_harm_says() -> None:
 
 def test_too_few_admitted_requests_leave_their_p99_inconclusive_however_fast() -> None:
     """180 admitted in the window, all within the SLO: a p99 bounded from above needs ≥ 368."""
-    params = Params()
+    params = Params(slo_p99_ms=SLO_MS)
     shed = overload(params, "shedding", replace(SHED, ok_rps=20))
     finding = found(params, healthy(params, shedding=shed), "shedding.admitted-p99-within-slo")
     assert finding.verdict is Verdict.INCONCLUSIVE and finding.samples == 180

@@ -398,3 +398,11 @@ def test_a_bounded_run_too_short_to_bound_the_admitted_p99_is_refused_before_it_
     with pytest.raises(ParameterError) as err:
         Params(bounded_s=4.0)  # 80 req/s × 4 s = 320 admitted at most
     assert err.value.name == "bounded_s" and "320" in str(err.value) and "≥ 4.6 s" in str(err.value)
+
+
+def test_the_admitted_bound_counts_a_whole_hold_per_round_of_waiters() -> None:
+    """Two waiters behind four connections may each wait one whole hold (all four just taken):
+    hold × (1 + ⌈2 ÷ 4⌉) = 200 ms, + 25 % + 50 ms; max_waiting × hold ÷ max_size is only the mean."""
+    params = Params(max_waiting=2, bounded_users=64)
+    finding = {f.key: f for f in judge(params, {"bounded": bounded_run(params)})}["bounded.admitted-p99"]
+    assert finding.expected == "≤ 300 ms"

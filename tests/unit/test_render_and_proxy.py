@@ -163,7 +163,7 @@ def directives(text: str) -> dict[str, list[str]]:
 def test_render_config_makes_every_choice_explicit() -> None:
     config = ProxyConfig(connect_timeout_s=0.25, read_timeout_s=2.5, send_timeout_s=2.5,
                          upstream_keepalive_timeout_s=4.0)
-    text = render_config(config, 8080, 9090, PREFIX)
+    text = render_config(config, 8080, [9090], PREFIX)
     d = directives(text)
     assert d["proxy_connect_timeout"] == ["250ms"]
     assert d["proxy_read_timeout"] == ["2500ms"]
@@ -185,7 +185,7 @@ def test_render_config_makes_every_choice_explicit() -> None:
 
 
 def test_render_config_without_upstream_keepalive_closes_connections() -> None:
-    text = render_config(ProxyConfig(upstream_keepalive=0), 8080, 9090, PREFIX)
+    text = render_config(ProxyConfig(upstream_keepalive=0), 8080, [9090], PREFIX)
     d = directives(text)
     assert "keepalive" not in d and "keepalive_timeout" not in d
     assert "Connection close" in d["proxy_set_header"]
@@ -194,7 +194,7 @@ def test_render_config_without_upstream_keepalive_closes_connections() -> None:
 
 def test_render_config_honours_explicit_retry_and_failure_settings() -> None:
     text = render_config(ProxyConfig(next_upstream="error timeout", next_upstream_tries=3, max_fails=2,
-                                     fail_timeout_s=7), 1, 2, PREFIX)
+                                     fail_timeout_s=7), 1, [2], PREFIX)
     d = directives(text)
     assert d["proxy_next_upstream"] == ["error timeout"]
     assert d["proxy_next_upstream_tries"] == ["3"]
@@ -210,7 +210,7 @@ def test_property_parse_directives_reads_back_what_was_rendered(connect: int, re
     """Any whole-millisecond timeouts render and read back exactly, in ms."""
     config = ProxyConfig(connect_timeout_s=connect / 1000, read_timeout_s=read / 1000, send_timeout_s=send / 1000,
                          upstream_keepalive=keepalive, upstream_keepalive_timeout_s=idle / 1000)
-    back = parse_directives(render_config(config, 8080, 9090, PREFIX), READ_BACK_DIRECTIVES)
+    back = parse_directives(render_config(config, 8080, [9090], PREFIX), READ_BACK_DIRECTIVES)
     assert back["proxy_connect_timeout"] == f"{connect}ms"
     assert back["proxy_read_timeout"] == f"{read}ms"
     assert back["proxy_send_timeout"] == f"{send}ms"
@@ -303,3 +303,10 @@ def test_redact_takes_linear_time_on_long_words() -> None:
     assert redact("x" * 200_000) == "x" * 200_000
     assert time.monotonic() - started < 1.0
     assert redact("y" * 50 + "postgresql://app:s3cret@db/app") == "y" * 50 + "postgresql://app:***@db/app"
+
+
+def test_render_config_lists_every_replica_and_reads_them_all_back() -> None:
+    text = render_config(ProxyConfig(max_fails=3), 8080, [9001, 9002, 9003], PREFIX)
+    assert directives(text)["server"] == [f"127.0.0.1:{p} max_fails=3 fail_timeout=10s" for p in (9001, 9002, 9003)]
+    assert parse_directives(text, READ_BACK_DIRECTIVES)["server"] == " | ".join(
+        f"127.0.0.1:{p} max_fails=3 fail_timeout=10s" for p in (9001, 9002, 9003))

@@ -22,7 +22,9 @@ class Params(PooledServiceParams):
     step_s: float = 6.0
     #: Each user starts at most one request per pacing_s: offered rate = users ÷ pacing_s.
     pacing_s: float = 2.0
-    slo_p99_ms: float = 250.0
+    #: Two holds (an admitted request may wait one whole hold behind the pool, then holds once)
+    #: plus headroom: at 250 ms the admitted p99 measured 230 ms, its interval reaching 263 ms.
+    slo_p99_ms: float = 300.0
     #: The knee must lie at or above this share of the pool's Little's-law capacity (and below all
     #: of it): below, something other than the pool limits the service and slots ÷ hold mispredicts.
     knee_min_pct: float = 50.0

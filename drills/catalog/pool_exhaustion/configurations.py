@@ -16,10 +16,11 @@ def stack_config(params: Params, configuration: str) -> StackConfig:
          params.max_waiting if configuration == "bounded" else 0))
     return StackConfig(
         postgres=PostgresConfig(max_connections=max_connections),
-        service=ServiceConfig(workers=params.workers, pool_min_size=pool_min, pool_max_size=pool_max,
+        service=ServiceConfig(workers=params.workers_per_replica, pool_min_size=pool_min, pool_max_size=pool_max,
                               pool_timeout_s=params.pool_timeout_s, pool_max_waiting=max_waiting),
         proxy=ProxyConfig(read_timeout_s=params.proxy_read_timeout_s, send_timeout_s=params.proxy_read_timeout_s,
                           next_upstream="off", max_fails=0, upstream_keepalive=64),
+        replicas=params.replicas,
     )
 
 

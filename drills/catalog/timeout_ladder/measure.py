@@ -65,7 +65,7 @@ def _watch(deployment: Deployment, params: Params) -> ServerWatch:
     """Queries (with a database connection) and handlers (with the service's ledger) as far as the
     deployment lets the drill see them."""
     return ServerWatch(deployment.connect if Capability.DATABASE in deployment.capabilities else None,
-                       deployment.ledger_dir, params.sample_interval_s)
+                       deployment.ledger_dirs, params.sample_interval_s)
 
 
 def plan_requests(ladder: Ladder, params: Params) -> list[Observation]:
