@@ -10,13 +10,15 @@ from drills.findings import Verdict
 
 pytestmark = pytest.mark.slow
 
-# Four slots holding 50 ms: capacity 80 req/s; 20 req/s fits the 150 ms SLO, 100 and 120 do not. With
-# two slots per worker and an SLO of three holds, queueing puts the knee near half of capacity (a p99
-# wait of two holds is met up to ~50 % utilisation of an M/D/2 queue; 48 req/s measured), so the band
-# starts lower than the default's, which has four slots per worker.
+# Four slots holding 50 ms (two replicas of one worker, two slots each): capacity 80 req/s; 20 req/s
+# fits the SLO, 100 and 120 do not. The SLO is four holds: an admitted request under shedding may wait
+# one whole hold and then hold once (100 ms), and on two cores shared with Locust, nginx and two
+# Gunicorns the tail adds ~50 ms more (admitted p99 135 ms, interval 124–155 ms, at 484 requests), so
+# three holds (150 ms) could not be told apart. With two slots per replica, queueing puts the knee
+# near half of capacity (M/D/2), so the band starts lower than the default's.
 SMALL = {
     "hold_s": 0.05, "workers": 2, "pool_max_size": 2, "pool_timeout_s": 0.5, "rate_steps": "20,60,100,120",
-    "step_s": 4.5, "pacing_s": 1.0, "slo_p99_ms": 150.0, "knee_min_pct": 30.0, "overload_rate": 160.0,
+    "step_s": 4.5, "pacing_s": 1.0, "slo_p99_ms": 200.0, "knee_min_pct": 30.0, "overload_rate": 160.0,
     "overload_s": 9.0, "shed_max_waiting": 1, "locust_workers": 2,
 }
 
