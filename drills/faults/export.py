@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from ..stack.leftovers import claim
-from .trial import Trial, end, reap
+from .trial import INTERRUPTIBLE, Trial, end, reap
 
 EXPORT_MOMENT = "export"
 
@@ -71,7 +71,7 @@ def export_trial(ending: str, papers: Path, timeout_s: float = 60.0) -> Trial:
         if ending == "exception":
             trial.detail = _export_exception(paper, runs[0], complete)
         else:
-            child = subprocess.Popen([sys.executable, "-c", _EXPORT_CHILD, str(paper), *map(str, runs)],
+            child = subprocess.Popen([sys.executable, "-c", INTERRUPTIBLE + _EXPORT_CHILD, str(paper), *map(str, runs)],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             try:
                 trial.on_moment = child.stdout.readline().strip() == "exporting"  # type: ignore[union-attr]

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from ..stack.leftovers import sweep
-from .trial import GRACE_S, Trial, end, reap, temp_entries, wait_for
+from .trial import GRACE_S, INTERRUPTIBLE, Trial, end, reap, temp_entries, wait_for
 
 #: A drill's notebook kernel started by the runner (sockets and connection file in a claimed dir).
 KERNEL_MOMENT = "kernel"
@@ -46,7 +46,7 @@ def kernel_trial(ending: str, timeout_s: float = 60.0) -> Trial:
     run's sweep.
     """
     existing = temp_entries()
-    child = subprocess.Popen([sys.executable, "-c", _KERNEL_CHILD, ending], stdout=subprocess.PIPE,
+    child = subprocess.Popen([sys.executable, "-c", INTERRUPTIBLE + _KERNEL_CHILD, ending], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     trial = Trial(ending, KERNEL_MOMENT)
     claimed = ""

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 from ..stack.leftovers import RUN_TAG_VARIABLE, owner_tag, sweep, tagged_processes
-from .trial import GRACE_S, Trial, end, reap, stack_dirs, tagged_dirs, wait_for
+from .trial import GRACE_S, INTERRUPTIBLE, Trial, end, reap, stack_dirs, tagged_dirs, wait_for
 
 STACK_MOMENTS = ("initdb", "postgres-starting", "service-starting", "serving")
 #: What shows that a start moment has come: a process whose command line holds this.
@@ -50,7 +50,7 @@ def stack_trial(ending: str, moment: str, timeout_s: float = 90.0) -> Trial:
     tag = f"fault-{uuid.uuid4().hex[:12]}"
     env = {**os.environ, RUN_TAG_VARIABLE: tag}
     existing = stack_dirs()
-    child = subprocess.Popen([sys.executable, "-c", _STACK_CHILD, moment, ending], env=env,
+    child = subprocess.Popen([sys.executable, "-c", INTERRUPTIBLE + _STACK_CHILD, moment, ending], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     trial = Trial(ending, moment)
     try:

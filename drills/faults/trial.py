@@ -13,6 +13,10 @@ from pathlib import Path
 from ..stack.leftovers import PREFIXES, owner_tag
 
 ENDINGS = ("SIGINT", "SIGTERM", "SIGKILL", "exception")
+#: First lines of every trial's child: Ctrl-C reaches a foreground process whose SIGINT raises
+#: KeyboardInterrupt; a child of a background job (cron, `cmd &` in a script) inherits SIGINT
+#: ignored, and then the trial's SIGINT would test nothing (seen: the whole SIGINT row failing).
+INTERRUPTIBLE = "import signal as _signal\n_signal.signal(_signal.SIGINT, _signal.default_int_handler)\n"
 #: Seconds a process of an ended run may take to go (the kernel delivers the parent-death signal
 #: at once; PostgreSQL's fast shutdown and Gunicorn's graceful stop take a moment).
 GRACE_S = 10.0
