@@ -28,14 +28,16 @@ def list_drills() -> None:
 @click.argument("papers", nargs=-1, type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("-v", "--verbose", "show_blocks", is_flag=True, help="List every block and how it was checked.")
 def check_papers_command(papers: tuple[Path, ...], show_blocks: bool) -> None:
-    """Check every code block of the papers with its own tool, and the template's structure; without
-    arguments, also the service's Kubernetes manifests (deploy/k8s/) against the same schemas."""
+    """Check every code block of the papers with its own tool, the template's structure, and the
+    recommended settings against drills/recommended.py and each other; without arguments, also the
+    service's Kubernetes manifests (deploy/k8s/): the same schemas, the same recommended settings."""
     from ..papercheck import check_manifests, check_papers, manifest_files
 
     try:
-        report = check_papers(papers or sorted(p for p in papers_dir().glob("*.md") if p.name != "README.md"))
+        files = [] if papers else manifest_files(manifests_dir())
+        report = check_papers(papers or sorted(p for p in papers_dir().glob("*.md") if p.name != "README.md"), files)
         if not papers:
-            manifests = check_manifests(manifest_files(manifests_dir()))
+            manifests = check_manifests(files)
             report.blocks += manifests.blocks
             report.problems += manifests.problems
     except DrillsError as exc:
