@@ -134,9 +134,8 @@ class Kubernetes:
     readiness_period_s: int = 5
     readiness_timeout_s: int = 2
     readiness_failure_threshold: int = 2
-    liveness_path: str | Disputed[str] = Disputed(
-        ("/healthz", "/livez"), "timeout-ladders.md's Deployment asks /livez, which the service (drills/app) "
-        "does not serve; it serves /healthz, which deploy/k8s asks")
+    #: The service's liveness route: no database, so a saturated pool does not restart pods.
+    liveness_path: str = "/healthz"
     liveness_period_s: int = 10
     liveness_timeout_s: int = 2
     liveness_failure_threshold: int = 3
@@ -157,9 +156,9 @@ class Alb:
 
     idle_timeout_s: int = 60
     healthcheck_path: str = "/readyz"
-    deregistration_delay_s: int | Disputed[int] = Disputed(
-        (30, 40), "30 in timeout-ladders.md (just above the longest request, 8 s + 10 s), 40 in "
-        "deploy/k8s/ingress.yaml (= terminationGracePeriodSeconds, as tests/unit/test_deploy_manifests.py asserts)")
+    #: Just above the longest request (8 s budget + up to 10 s of psycopg's cancel wait), and within
+    #: the pod's 40 s grace period; AWS's default is 300 s.
+    deregistration_delay_s: int = 30
 
 
 @dataclass(frozen=True)
