@@ -15,6 +15,9 @@ from .ladder import Ladder
 from .observations import LadderRun, Observation
 from .params import MIN_HEARTBEAT_REQUESTS, Params
 
+#: uvicorn's main loop runs its housekeeping, the heartbeat to Gunicorn included, every 0.1 s.
+UVICORN_TICK_S = 0.1
+
 
 def judge(params: Params, runs: Mapping[str, LadderRun]) -> list[Finding]:
     """Every hypothesis of the drill, in the paper's order."""
@@ -161,7 +164,7 @@ def judge_inverted(params: Params, runs: Mapping[str, LadderRun]) -> list[Findin
 
 def judge_heartbeat(params: Params, runs: Mapping[str, LadderRun]) -> list[Finding]:
     """Gunicorn's timeout under Uvicorn workers: not a rung for an awaited query; a blocked loop is
-    killed (a 502 between timeout/2 and timeout + 1 s, and WORKER TIMEOUT in Gunicorn's log)."""
+    killed (a 502 between timeout/2 − 0.1 s and timeout + 1 s, and WORKER TIMEOUT in Gunicorn's log)."""
     hb = _requests(runs, "heartbeat")
     findings: list[Finding] = []
     awaits = [o for o in hb if o.placement == "await"]
@@ -176,7 +179,11 @@ def judge_heartbeat(params: Params, runs: Mapping[str, LadderRun]) -> list[Findi
             f"with Gunicorn timeout {params.gunicorn_timeout_s} s"))
 
     blocks = [o for o in hb if o.placement == "block"]
-    low = params.gunicorn_timeout_s / 2 - params.tolerance_s(params.gunicorn_timeout_s / 2)
+    # The worker reports in every timeout/2 (Gunicorn hands its workers half the timeout), checked
+    # on uvicorn's 0.1 s tick; the master kills once timeout has passed since the last report. So
+    # the kill lands from timeout/2 − one tick after the block starts (measured: 0.45 s at a 1 s
+    # timeout) to timeout + 1 s (the master's sleep).
+    low = params.gunicorn_timeout_s / 2 - UVICORN_TICK_S - params.tolerance_s(params.gunicorn_timeout_s / 2)
     high = params.gunicorn_timeout_s + 1 + params.tolerance_s(params.gunicorn_timeout_s + 1)
     killed_in_log = _log_count(runs, "heartbeat", "worker_timeouts")
     # A 502 in the window counts only as far as Gunicorn logged as many kills.
@@ -187,7 +194,7 @@ def judge_heartbeat(params: Params, runs: Mapping[str, LadderRun]) -> list[Findi
         "TIMEOUT), and the client sees nginx's 502.", AtLeast(100, "%"), recommended=False,
         min_samples=MIN_HEARTBEAT_REQUESTS,
     ).judge(share(len(killed), len(blocks)), len(blocks),
-            f"{len(killed)}/{len(blocks)} got a 502 within {low:.2f}–{high:.2f} s (timeout/2 … timeout + 1 s); "
+            f"{len(killed)}/{len(blocks)} got a 502 within {low:.2f}–{high:.2f} s (timeout/2 − tick … timeout + 1 s); "
             f"observed {', '.join(f'{o.outcome} after {o.latency_s:.2f} s' for o in blocks) or 'nothing'}; "
             f"Gunicorn logged WORKER TIMEOUT {killed_in_log}×"))
     return findings
