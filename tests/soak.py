@@ -9,6 +9,7 @@ README quotes. Long: about 2.5 minutes a round on two cores.
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,8 @@ def main() -> int:
     args = parser.parse_args()
     if not 1 <= args.runs <= 100:
         parser.error(f"--runs={args.runs}: must be 1–100")
+    # SIGTERM unwinds like Ctrl-C, so the round's pytest and the temp folder are cleaned up.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     failures = 0
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="drills-soak-") as tmp:
