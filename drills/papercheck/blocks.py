@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,19 +55,30 @@ def code_blocks(paper: Path, text: str | None = None) -> list[Block]:
     return blocks
 
 
+def lines_with_fences(lines: Iterable[str]) -> Iterator[tuple[str, bool]]:
+    """Each line, and whether it is a code fence or inside a code block (a closing fence matches
+    the opening one's character and carries no info string)."""
+    fence = None
+    for line in lines:
+        match = _FENCE.match(line)
+        if fence is None and match:
+            fence = match.group(1)
+            yield line, True
+        elif fence is not None:
+            if match and match.group(1)[0] == fence[0] and not match.group(2).strip():
+                fence = None
+            yield line, True
+        else:
+            yield line, False
+
+
 def prose(text: str) -> str:
     """The paper without code blocks, tables, HTML comments and verified sections."""
     text = re.sub(r"<!-- verified:([\w-]+):begin -->.*?<!-- verified:\1:end -->", "", text, flags=re.S)
     text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
-    kept, fence = [], None
-    for line in text.splitlines():
-        match = _FENCE.match(line)
-        if fence is None and match:
-            fence = match.group(1)
-            continue
-        if fence is not None:
-            if match and match.group(1)[0] == fence[0] and not match.group(2).strip():
-                fence = None
+    kept = []
+    for line, in_code in lines_with_fences(text.splitlines()):
+        if in_code:
             continue
         if line.lstrip().startswith("|") or line.strip() in {"---", "***"}:
             continue

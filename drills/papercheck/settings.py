@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..recommended import Value
-from .blocks import Block
+from .blocks import Block, lines_with_fences
 from .k8s import read_objects
 from .report import Problem
 from .units import (
@@ -304,20 +304,12 @@ def table_settings(paper: Path, text: str, outside: set[int]) -> _Collector:
 
 def checked_lines(text: str) -> set[int]:
     """1-based numbers of the lines outside code blocks and verified sections."""
-    kept, fence, verified = set(), None, False
-    for number, line in enumerate(text.splitlines(), 1):
+    kept: set[int] = set()
+    verified = False
+    for number, (line, in_code) in enumerate(lines_with_fences(text.splitlines()), 1):
         if re.match(r"\s*<!-- verified:[\w-]+:(begin|end) -->", line):
             verified = line.rstrip().endswith(":begin -->")
-            continue
-        match = re.match(r"^ {0,3}(`{3,}|~{3,})\s*(.*)$", line)
-        if fence is None and match:
-            fence = match.group(1)
-            continue
-        if fence is not None:
-            if match and match.group(1)[0] == fence[0] and not match.group(2).strip():
-                fence = None
-            continue
-        if not verified:
+        elif not in_code and not verified:
             kept.add(number)
     return kept
 
