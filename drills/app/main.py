@@ -4,7 +4,10 @@ Endpoints let a drill put a delay at each layer:
 
 * ``GET /work?app_s=&db_s=&tag=`` awaits ``app_s`` seconds in the app, then runs
   ``SELECT pg_sleep(db_s)`` on a pooled connection; ``tag`` is written into the query text as a
-  comment so a drill can find the query in ``pg_stat_activity``.
+  comment so a drill can find the query in ``pg_stat_activity``. A 200 carries a W3C
+  ``Server-Timing`` header, ``pool;dur=<ms waiting for a connection>, handler;dur=<ms in the
+  handler>``: what the pool's bounds govern, apart from the proxy, the event loop's backlog and
+  the client.
 * ``GET /block?s=`` blocks the event loop with ``time.sleep`` (what Gunicorn's timeout is for).
 * ``GET /healthz`` (liveness, no database) and ``GET /readyz`` (borrows a pool connection).
 * ``GET /metrics`` (Prometheus text, all workers) and ``GET /config`` (effective knobs, read back).
@@ -97,16 +100,20 @@ app = FastAPI(title="drills service under test", lifespan=lifespan)
 
 @app.get("/work")
 async def work(
+    response: Response,
     app_s: float = Query(0.0, ge=0.0, le=600.0),
     db_s: float = Query(0.0, ge=0.0, le=600.0),
     tag: str = Query("", pattern=TAG_PATTERN),
 ) -> dict[str, Any]:
     started, outcome = time.time(), "ok"
+    began = time.perf_counter()
     try:
         async with _request_budget():
             if app_s > 0:
                 await asyncio.sleep(app_s)
+            asked = time.perf_counter()
             async with state.pool.connection() as conn:
+                waited_ms = (time.perf_counter() - asked) * 1000
                 query = sql.SQL("SELECT pg_sleep(%s) /* drill:{} */").format(sql.SQL(tag))
                 await conn.execute(query, [db_s])
     except BaseException as exc:
@@ -115,6 +122,8 @@ async def work(
     finally:
         if tag:
             _ledger(tag, started, outcome)
+    handler_ms = (time.perf_counter() - began) * 1000
+    response.headers["Server-Timing"] = f"pool;dur={waited_ms:.2f}, handler;dur={handler_ms:.2f}"
     return {"app_s": app_s, "db_s": db_s, "pid": os.getpid(), "elapsed_s": time.time() - started}
 
 

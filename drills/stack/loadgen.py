@@ -113,6 +113,9 @@ class Sample:
     layer: str  # the service's X-Timeout-Layer header ("pool", "database", "app"), if any
     error: str  # the service's X-Drills-Error header ("pool_timeout", "pool_queue_full", …), if any
     failure: str  # exception class name when no response arrived
+    #: The service's own time in its handler (Server-Timing), without the proxy, the event loop's
+    #: backlog or the client; None when the answer carried none (an error, another service).
+    server_ms: float | None = None
 
     @property
     def end_s(self) -> float:
@@ -225,8 +228,9 @@ class LocustRun(Component):
         samples: list[Sample] = []
         for path in sorted(self.dir.glob("samples-*.csv")):
             for line in path.read_text().splitlines():
-                start, latency, status, layer, error, failure = line.split(",", 5)
-                samples.append(Sample(float(start), float(latency), int(status), layer, error, failure))
+                start, latency, status, layer, error, failure, server = line.split(",", 6)
+                samples.append(Sample(float(start), float(latency), int(status), layer, error, failure,
+                                      float(server) if server else None))
         samples.sort(key=lambda s: s.start_s)
         logs = "\n".join(p.read_text(errors="replace") for p in self.dir.glob("*.log"))
         warnings = sorted({line.split("] ", 1)[-1].strip() for line in logs.splitlines()

@@ -6,8 +6,9 @@ with gevent (../shared/FACTS.md §9). It takes its plan from ``DRILLS_LOAD_PLAN`
 
 * ``samples-<pid>.csv`` — one row per request: start (epoch s), response time (ms, exact: Locust's
   own statistics round it into buckets), HTTP status (0 without a response), the service's
-  ``X-Timeout-Layer`` and ``X-Drills-Error`` headers, and the exception's class name when no
-  response arrived;
+  ``X-Timeout-Layer`` and ``X-Drills-Error`` headers, the exception's class name when no
+  response arrived, and the ms the service's handler took (its ``Server-Timing`` ``handler``
+  entry; empty without one);
 * ``started-<pid>`` — when the test started in this process (epoch s).
 
 Users are closed-loop with no think time: throughput ≈ users ÷ latency. With a ``pacing_s`` each
@@ -28,6 +29,7 @@ from locust import FastHttpUser, LoadTestShape, constant, events, task
 PLAN = json.loads(os.environ["DRILLS_LOAD_PLAN"])
 OUT_DIR = PLAN["out_dir"]
 _rows: list[str] = []
+HANDLER_DUR = "handler;dur="
 
 
 class DrillUser(FastHttpUser):
@@ -79,7 +81,17 @@ def _record(request_type, name, response_time, response_length, response=None, e
     layer = headers.get("X-Timeout-Layer", "") if hasattr(headers, "get") else ""
     error = headers.get("X-Drills-Error", "") if hasattr(headers, "get") else ""
     failure = type(exception).__name__ if exception is not None and status == 0 else ""
-    _rows.append(f"{start_time or time.time():.6f},{response_time:.3f},{status},{layer},{error},{failure}\n")
+    server = _handler_ms(headers.get("Server-Timing", "") if hasattr(headers, "get") else "")
+    _rows.append(f"{start_time or time.time():.6f},{response_time:.3f},{status},{layer},{error},{failure},{server}\n")
+
+
+def _handler_ms(timing: str) -> str:
+    # The value as the service wrote it: a find and a slice, no parsing on the generator's hot path.
+    at = timing.find(HANDLER_DUR)
+    if at < 0:
+        return ""
+    end = timing.find(",", at)
+    return timing[at + len(HANDLER_DUR):end if end >= 0 else None].strip()
     if len(_rows) >= 1000:
         _flush()
 

@@ -143,12 +143,12 @@ def oversubscribed_run(params: Params = P, *, timeout_share: float = 0.4, errors
 
 
 def bounded_run(params: Params = P, *, rejected: int = 800, slow: int = 0, admitted_ms: float = 150.0,
-                cpu: float = 10.0, hiccups: int = 0) -> Run:
+                cpu: float = 10.0, hiccups: int = 0, server_ms: float | None = None) -> Run:
     samples = [Sample(T0 + k * 0.005, 3.0, 503, "pool", "pool_queue_full", "") for k in range(rejected)]
     samples += [Sample(T0 + k * 0.1, 400.0, 503, "pool", "pool_queue_full", "") for k in range(hiccups)]
     samples += [Sample(T0 + k * 0.01, params.pool_timeout_s * 1000 + 3, 503, "pool", "pool_timeout", "")
                 for k in range(slow)]
-    samples += [Sample(T0 + k * 0.006, admitted_ms, 200, "", "", "") for k in range(560)]
+    samples += [Sample(T0 + k * 0.006, admitted_ms, 200, "", "", "", server_ms) for k in range(560)]
     load = LoadResult(plan([params.bounded_users], params), sorted(samples, key=lambda s: s.start_s), T0, [cpu])
     return Run("bounded", [params.bounded_users], load, [], 0, [])
 
@@ -340,9 +340,21 @@ def test_bounded_fails_fast_needs_enough_rejections_to_bound_a_p95() -> None:
     (bounded_run(), HELD),
     (bounded_run(admitted_ms=900.0), FAILED),
     (bounded_run(cpu=97.0), INCONCLUSIVE),
+    # Judged on the service's own time when every answer carries it: the client's clock adds the
+    # proxy, the event loop's backlog and the generator, which the pool's bound does not govern.
+    (bounded_run(admitted_ms=900.0, server_ms=150.0), HELD),
+    (bounded_run(admitted_ms=150.0, server_ms=900.0), FAILED),
+    (bounded_run(admitted_ms=900.0, server_ms=150.0, cpu=97.0), INCONCLUSIVE),
 ])
 def test_bounded_admitted_p99(run: Run, verdict: Verdict) -> None:
     assert verdicts(bounded=run)["bounded.admitted-p99"] is verdict
+
+
+def test_bounded_admitted_p99_falls_back_to_the_client_when_an_answer_lacks_server_timing() -> None:
+    run = bounded_run(admitted_ms=900.0, server_ms=150.0)
+    run.load.samples.append(Sample(T0 + 9, 120.0, 200, "", "", ""))
+    finding = judged(bounded=run)["bounded.admitted-p99"]
+    assert finding.verdict is FAILED and "client latency (1 answers without Server-Timing)" in finding.detail
 
 
 def test_bounded_without_answers_is_inconclusive() -> None:

@@ -125,20 +125,30 @@ def judge_bounded(params: Params, runs: Mapping[str, Run], stats: list[StepStats
         findings.append(h.judge(None, 0, detail))
     else:
         findings.append(h.judge_interval(interval.estimate, interval.low, interval.high, interval.samples, detail))
-    ok_ms = [s.latency_ms for s in samples if s.status == 200]
+    admitted = [s for s in samples if s.status == 200]
+    # The bound is on the wait for a connection, so it is judged on the service's own time in its
+    # handler (Server-Timing): a client's clock adds the proxy, the worker's event-loop backlog and
+    # the generator, which on two shared cores reached 4 holds at a p99 while the pools kept theirs.
+    in_service = [s.server_ms for s in admitted if s.server_ms is not None]
+    judged_ms = in_service if len(in_service) == len(admitted) else [s.latency_ms for s in admitted]
+    instrument = ("time in the service's handler (Server-Timing)" if judged_ms is in_service
+                  else f"client latency ({len(admitted) - len(in_service)} answers without Server-Timing)")
     # A waiter may wait one whole hold per round of pool_max_size ahead of it: the connections it
     # waits for may all have just been taken (not max_waiting ÷ max_size holds: that is the mean).
     bound_ms = (params.hold_s * (1 + math.ceil(params.max_waiting / params.pool_max_size)) * 1000
                 * (1 + params.latency_tolerance_pct / 100) + params.tolerance_ms)
     h = Hypothesis("bounded.admitted-p99",
-                   "The p99 of admitted requests stays bounded by the queue: hold × (1 + ⌈max_waiting ÷ "
-                   "pool_max_size⌉), plus tolerance, its 95 % interval included.", AtMost(round(bound_ms), "ms"),
+                   "The p99 of admitted requests' time in the service (pool wait and hold, from its Server-Timing "
+                   "header) stays bounded by the queue: hold × (1 + ⌈max_waiting ÷ pool_max_size⌉), plus "
+                   "tolerance, its 95 % interval included.", AtMost(round(bound_ms), "ms"),
                    recommended=False)
     unbounded = [s for s in stats if s.users == params.bounded_users]
-    detail = (f"p99 of {len(ok_ms)} admitted requests at {params.bounded_users} users"
+    client = percentile_interval([s.latency_ms for s in admitted], 99)
+    detail = (f"p99 of {len(judged_ms)} admitted requests at {params.bounded_users} users, {instrument}"
+              + (f"; at the client: {client}" if client and judged_ms is in_service else "")
               + (f"; closed-loop without the bound at {unbounded[0].users} users: p99 {unbounded[0].p99_ms:.0f} ms"
                  if unbounded else ""))
-    p99 = percentile_interval(ok_ms, 99)
+    p99 = percentile_interval(judged_ms, 99)
     if p99 is None:
         findings.append(h.judge(None, 0, detail))
     elif bounded_busy:

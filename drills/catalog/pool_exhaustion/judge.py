@@ -45,8 +45,20 @@ def judge_recommended(params: Params, runs: Mapping[str, Run], stats: list[StepS
     plateau = [s for s in candidates if not s.uneven]
     uneven = "".join(f"; left out {s.users} users ({s.throughput_ok:.1f}/s): requests waited while other pools "
                      f"idled in {s.uneven_share:.0%} of its readings" for s in candidates if s.uneven)
-    return [_capacity(params, plateau, uneven), _queue(params, plateau, uneven), _pool_503(params, rec),
-            _bounded(params, rec), _admin(rec), _no_refusals(rec)]
+    return [_capacity(params, plateau, uneven + _growth(params, rec)), _queue(params, plateau, uneven),
+            _pool_503(params, rec), _bounded(params, rec), _admin(rec), _no_refusals(rec)]
+
+
+def _growth(params: Params, rec: Run | None) -> str:
+    """How far the pools grew while the load ran, and their failed connects: a pool that cannot open
+    its slots (the server refusing, a connect in psycopg_pool's reconnect backoff) caps the capacity
+    below the arithmetic, and the finding should say so rather than leave a bare shortfall."""
+    during = [r for r in (rec.readings if rec else []) if rec and r.at_s >= rec.load.started_s]
+    if not during:
+        return ""
+    errors = during[-1].connection_errors_total - during[0].connection_errors_total
+    return (f"; the pools held at most {max(r.size for r in during):.0f} of {params.slots} connections"
+            + (f", {errors:.0f} failed connects (the pool's log names the server's error)" if errors else ""))
 
 
 def _capacity(params: Params, plateau: list[StepStats], uneven: str) -> Finding:
@@ -120,7 +132,7 @@ def _bounded(params: Params, rec: Run | None) -> Finding:
         return h.judge(None, 0, "no pg_stat_activity sample while the load ran")
     top = max(during, key=lambda r: r.server_total)
     detail = (f"peak of {len(during)} pg_stat_activity samples every {params.sample_interval_s:g} s while the load "
-              f"ran; by state at the peak: {_states(top)}")
+              f"ran; by state at the peak: {_states(top)}{_growth(params, rec)}")
     if top.server_total <= booted:
         return h.inconclusive(float(top.server_total), len(during),
                               f"the pools never grew past the {booted} connections they open at boot: the bound was "
