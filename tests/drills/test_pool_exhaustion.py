@@ -20,12 +20,14 @@ pytestmark = pytest.mark.slow
 # 242/607 requests per worker in 15 s) and the capacity check became a coin toss — a defect of the
 # stack's load spreading, open in the issue on verdicts that can fail, not of this test.
 # The pool opens 2 at boot and grows to 4 under load. Oversubscribed: 12 slots promised, 5 granted;
-# 96 users wait 0.35 s on 12 and 0.91 s on 5, past the 0.5 s pool timeout.
+# 96 users wait 0.35 s on 12 and 0.91 s on 5, past the 0.5 s pool timeout. Bounded for 12 s: ~900
+# admitted answers, so one stall of a shared machine (every request in flight at once, ~6 of them)
+# stays below the p99's 1 %, which at 8 s (~620 answers) it did not.
 SMALL = {
     "hold_s": 0.05, "workers": 1, "pool_min_size": 2, "pool_max_size": 4, "pool_timeout_s": 0.5,
     "concurrency_steps": "2,8,16,24,64", "step_s": 3.0, "warmup_s": 1.0,
     "oversubscribed_max_connections": 8, "oversubscribed_pool_max_size": 12, "oversubscribed_users": 96,
-    "max_waiting": 2, "bounded_users": 24, "bounded_pacing_s": 0.1, "bounded_s": 8.0,
+    "max_waiting": 2, "bounded_users": 24, "bounded_pacing_s": 0.1, "bounded_s": 12.0,
 }
 
 
