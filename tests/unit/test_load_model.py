@@ -182,6 +182,9 @@ class Shape:
     #: Share of the offered rate the generator sent.
     sent_share: float = 1.0
     reading_every_s: float = READING_EVERY_S
+    #: ms of each 200's latency outside the service (proxy hop, generator), shown by its
+    #: Server-Timing; None: answers carry no Server-Timing and the gauge sees the whole latency.
+    transport_ms: float | None = None
 
 
 def synthetic(name: str, shapes: list[Shape], step_s: float, warnings: tuple[str, ...] = ()) -> Measured:
@@ -198,10 +201,12 @@ def synthetic(name: str, shapes: list[Shape], step_s: float, warnings: tuple[str
         rejected_ms = shape.latency_ms if shape.rejected_ms is None else shape.rejected_ms
         for k in range(round(rate * step_s)):
             ok = int((k + 1) * ok_share) > int(k * ok_share)  # ok_share of them, spread evenly
+            server_ms = shape.latency_ms - shape.transport_ms if ok and shape.transport_ms is not None else None
             samples.append(Sample(start + k / rate, shape.latency_ms if ok else rejected_ms,
                                   200 if ok else shape.status, "" if ok else "pool", "" if ok else shape.error,
-                                  "" if ok or shape.status else "ConnectionResetError"))
-        mean_s = (ok_share * shape.latency_ms + (1 - ok_share) * rejected_ms) / 1000
+                                  "" if ok or shape.status else "ConnectionResetError", server_ms))
+        held_ms = shape.latency_ms - (shape.transport_ms or 0.0)
+        mean_s = (ok_share * held_ms + (1 - ok_share) * rejected_ms) / 1000
         for n in range(round(step_s / shape.reading_every_s)):
             latency_count += rate * shape.reading_every_s
             latency_sum += rate * shape.reading_every_s * mean_s
@@ -293,6 +298,27 @@ def test_littles_law_fails_where_the_service_holds_what_the_client_no_longer_wai
                                                   r120=replace(STEPS[120], in_flight_factor=4.0)))
     finding = found(params, runs, "recommended.littles-law")
     assert finding.verdict is Verdict.FAILED and finding.observed == pytest.approx(300, abs=5)
+
+
+def test_littles_law_takes_each_requests_transport_out_of_the_clients_time() -> None:
+    """12 ms of every 105 ms outside the service (the proxy hop and a busy generator, shown by the
+    Server-Timing each answer carries) is no part of what the service held: the law holds."""
+    params = Params(slo_p99_ms=SLO_MS)
+    runs = healthy(params, recommended=step_load(params, r20=replace(STEPS[20], transport_ms=12.0)))
+    finding = found(params, runs, "recommended.littles-law")
+    assert finding.verdict is Verdict.HELD, finding.detail
+    assert "less transport 12.0 ms" in finding.detail
+    steps = steps_of(runs["recommended"], params)
+    assert steps[0].client_in_flight == pytest.approx(20 * 0.093, rel=0.02)
+
+
+def test_littles_law_without_server_timing_counts_the_transport_against_the_service() -> None:
+    """The same run with answers that carry no Server-Timing: the client's 105 ms against the 93 ms
+    the gauge saw, 13 % apart, fails the 10 % tolerance — the gap the transport correction closes."""
+    params = Params(slo_p99_ms=SLO_MS)
+    shape = replace(STEPS[20], in_flight_factor=93 / 105)
+    runs = healthy(params, recommended=step_load(params, r20=shape))
+    assert found(params, runs, "recommended.littles-law").verdict is Verdict.FAILED
 
 
 def test_littles_law_fails_below_the_knee_too() -> None:

@@ -46,14 +46,16 @@ def judge_littles_law(params: Params, steps: list[Step], busy: list[str]) -> Fin
     errors = [littles_law_error_pct(s) for s in judged]
     h = Hypothesis("recommended.littles-law",
                    "Mean in-flight requests at the service (its own gauge) ≈ λW from the client's clock "
-                   "(throughput × mean latency, both as the client timed them) at every step, below, at and past "
-                   "the knee: what the client timed is what the service held. A step is judged where "
+                   "(throughput × mean latency, both as the client timed them, less each request's transport: "
+                   "client latency − the service's Server-Timing) at every step, below, at and past the knee: "
+                   "what the client waited for is what the service held. A step is judged where "
                    f"{RESOLVING_SE:g} standard errors of its sampling fit in the tolerance; with most steps "
                    "excluded the verdict is inconclusive.",
                    AtMost(tol, "%"), recommended=True)
     detail = (f"worst of {len(judged)} of {len(measured)} steps; " + "; ".join(
         f"{s.rate:g}/s: L {s.in_flight:.2f} at the service vs λW {s.client_in_flight:.2f} from the client "
-        f"(λ {s.throughput_all:.1f}/s × W {s.mean_ms:.0f} ms; service timer {s.service_mean_ms:.0f} ms), "
+        f"(λ {s.throughput_all:.1f}/s × W {s.mean_ms:.0f} ms less transport {s.transport_ms:.1f} ms; "
+        f"service timer {s.service_mean_ms:.0f} ms), "
         f"{littles_law_error_pct(s):.1f} % ± {s.littles_se_pct:.1f} %" for s in judged))
     if excluded:
         detail += (f"; excluded, sampling cannot resolve {tol:g} % ({RESOLVING_SE:g} standard errors exceed it): "
