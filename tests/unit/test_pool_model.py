@@ -350,6 +350,32 @@ def test_bounded_admitted_p99(run: Run, verdict: Verdict) -> None:
     assert verdicts(bounded=run)["bounded.admitted-p99"] is verdict
 
 
+def _growing(run: Run, full_from_s: float, slow: int = 20) -> Run:
+    """The bounded run with its pools at half their slots until ``full_from_s`` after T0, and
+    ``slow`` admitted answers at three holds meanwhile."""
+    slots = P.slots
+    run.readings.extend(PoolReading(T0 + k * 0.25, 0, slots // 2 if k * 0.25 < full_from_s else slots, 0, 0, 0, 0, 0,
+                                    {}) for k in range(40))
+    run.load.samples.extend(Sample(T0 + 0.01 * k, 3 * P.hold_s * 1000, 200, "", "", "", 3 * P.hold_s * 1000)
+                            for k in range(slow))
+    run.load.samples.sort(key=lambda s: s.start_s)
+    return run
+
+
+def test_bounded_admitted_p99_is_judged_once_every_pool_slot_is_open() -> None:
+    """Slow answers while the pools grow (fewer connections, each new one a connect) are left out,
+    and the detail says how many; without that, twenty of them fail the bound."""
+    finding = judged(bounded=_growing(bounded_run(server_ms=150.0), full_from_s=0.5))["bounded.admitted-p99"]
+    assert finding.verdict is HELD and "104 answers started before the pools reached 8 connections" in finding.detail
+    finding = judged(bounded=_growing(bounded_run(server_ms=150.0), full_from_s=0.0))["bounded.admitted-p99"]
+    assert finding.verdict is FAILED, finding.detail
+
+
+def test_bounded_admitted_p99_is_inconclusive_when_the_pools_never_open_every_slot() -> None:
+    finding = judged(bounded=_growing(bounded_run(server_ms=150.0), full_from_s=1e6))["bounded.admitted-p99"]
+    assert finding.verdict is INCONCLUSIVE and finding.samples == 0
+
+
 def test_bounded_admitted_p99_falls_back_to_the_client_when_an_answer_lacks_server_timing() -> None:
     run = bounded_run(admitted_ms=900.0, server_ms=150.0)
     run.load.samples.append(Sample(T0 + 9, 120.0, 200, "", "", ""))
