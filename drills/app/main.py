@@ -75,6 +75,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         timeout=settings.pool_timeout_s,
         max_waiting=settings.pool_max_waiting,
         name=f"pool-{os.getpid()}",
+        kwargs={"autocommit": True},
         open=False,
     )
     await pool.open(wait=True, timeout=settings.pool_open_timeout_s)
