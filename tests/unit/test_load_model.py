@@ -396,6 +396,16 @@ def test_served_throughput_that_keeps_rising_past_capacity_is_not_flat() -> None
     assert finding.verdict is Verdict.FAILED and finding.observed == pytest.approx(40, abs=1)
 
 
+@pytest.mark.parametrize("served", [0.0, 20.0])
+def test_a_plateau_that_collapses_past_capacity_fails(served) -> None:
+    """The proxy gives up before the pool: every request past capacity a 504 (0/s served, where the
+    spread is undefined), or a low level that is flat only because little is served."""
+    params = Params(slo_p99_ms=SLO_MS)
+    gone = {f"r{r}": Shape(r, 900, ok_rps=served, rejected_ms=300, error="", status=504) for r in (80, 100, 120)}
+    finding = found(params, healthy(params, recommended=step_load(params, **gone)), "recommended.flat-past-saturation")
+    assert finding.verdict is Verdict.FAILED and "collapsed past capacity" in finding.detail, finding.detail
+
+
 def test_a_plateau_whose_latency_stays_within_the_slo_fails() -> None:
     """Shedding in the recommended stack: flat throughput, but the p99 past capacity keeps the SLO."""
     params = Params(slo_p99_ms=SLO_MS)

@@ -7,12 +7,16 @@ warning, or not sending what was offered): then the drill measured Locust, not t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from ...findings import AtMost, Finding, Hypothesis, Verdict, Within
 from .overload import judge_overload
 from .params import Params
 from .steps import RESOLVING_SE, Measured, Step, cpu_warnings, littles_law_error_pct, locate_knee, resolves, steps_of
+
+#: Past capacity, served throughput under this share of the last step's below it is a collapse.
+COLLAPSE_SHARE = 0.5
 
 
 def judge(params: Params, runs: Mapping[str, Measured]) -> list[Finding]:
@@ -54,7 +58,8 @@ def judge_littles_law(params: Params, steps: list[Step], busy: list[str]) -> Fin
                    AtMost(tol, "%"), recommended=True)
     detail = (f"worst of {len(judged)} of {len(measured)} steps; " + "; ".join(
         f"{s.rate:g}/s: L {s.in_flight:.2f} at the service vs λW {s.client_in_flight:.2f} from the client "
-        f"(λ {s.throughput_all:.1f}/s × W {s.mean_ms:.0f} ms less transport {s.transport_ms:.1f} ms; "
+        f"(λ {s.throughput_all:.1f}/s × W {s.mean_ms:.0f} ms "
+        f"{'with no Server-Timing' if math.isnan(s.transport_ms) else f'less transport {s.transport_ms:.1f} ms'}; "
         f"service timer {s.service_mean_ms:.0f} ms), "
         f"{littles_law_error_pct(s):.1f} % ± {s.littles_se_pct:.1f} %" for s in judged))
     if excluded:
@@ -122,6 +127,13 @@ def judge_flat_past_saturation(params: Params, steps: list[Step], busy: list[str
                        f"mean {s.mean_ms:.0f} ms" for s in [*before, *past])
     if len(past) < 2 or busy:
         return _guarded(h, spread, len(past), f"spread of served throughput; {detail}", busy)
+    # A plateau is flat at the level the service reached, not at nothing: a stack whose proxy gives
+    # up before the pool serves ~0/s past capacity, where the spread is undefined or small.
+    reached = before[0].throughput_ok if before else 0.0
+    if mean < COLLAPSE_SHARE * reached or mean == 0:
+        return Finding.of(h, spread, len(past), Verdict.FAILED,
+                          f"served throughput collapsed past capacity: {mean:.1f}/s on average against "
+                          f"{reached:.1f}/s below it (under {COLLAPSE_SHARE:.0%} of it counts as a collapse); {detail}")
     # TODO(percentile CIs): judge recommended.flat-past-saturation's "p99 above the SLO" with each
     # step's p99 interval.
     within_slo = [s for s in past if s.p99_ms <= params.slo_p99_ms]

@@ -89,8 +89,9 @@ def steps_of(m: Measured, params: Params) -> list[Step]:
         ok_ms = [s.latency_ms for s in done if s.status == 200]
         flights = [(t, v) for t, v in m.in_flight if lo <= t < end]
         transport = [s.latency_ms - s.server_ms for s in done if s.server_ms is not None]
-        transport_ms = max(0.0, median(transport)) if transport else 0.0
-        inside = [d for d in (min(b, end) - max(a, lo) for a, b in (_held(s, transport_ms) for s in m.load.samples))
+        transport_ms = median(transport) if transport else math.nan
+        typical_ms = max(0.0, transport_ms) if transport else 0.0
+        inside = [d for d in (min(b, end) - max(a, lo) for a, b in (_held(s, typical_ms) for s in m.load.samples))
                   if d > 0]
         window = [r for r in m.readings if lo <= r.at_s < end]
         timed = window[-1].latency_count - window[0].latency_count if len(window) >= 2 else 0.0
@@ -110,7 +111,7 @@ def steps_of(m: Measured, params: Params) -> list[Step]:
             in_flight_samples=len(flights),
             service_cpu_pct=m.service_cpu_pct[index], locust_cpu_pct=m.load.step_cpu_pct[index],
             samples=len(done), p99_cell=interval_cell(all_ms, 99),
-            transport_ms=median(transport) if transport else math.nan))
+            transport_ms=transport_ms))
     return out
 
 
