@@ -34,3 +34,12 @@ def notebooks_dir() -> Path:
 def manifests_dir() -> Path:
     """The Kubernetes manifests of the service under test (``deploy/k8s``)."""
     return project_root() / "deploy" / "k8s"
+
+
+def cache_dir() -> Path:
+    """What is kept between runs and rebuilt when missing (PostgreSQL templates): ``DRILLS_CACHE_DIR``,
+    else ``$XDG_CACHE_HOME/drills``, else ``~/.cache/drills``. Not /tmp: its cleaners age out single
+    files of an old tree and would leave a template that no longer starts."""
+    if configured := os.environ.get("DRILLS_CACHE_DIR"):
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "drills"

@@ -97,11 +97,14 @@ def status(max_age_days: float) -> None:
 
 
 @main.command()
-def clean() -> None:
+@click.option("--templates", is_flag=True,
+              help="Also remove the cached PostgreSQL templates (rebuilt, once, by the next stack).")
+def clean(templates: bool) -> None:
     """End and remove what killed runs left behind (processes, temp dirs), and say what."""
     from ..stack.leftovers import sweep
+    from ..stack.pg_template import remove_templates
 
-    removed = sweep()
+    removed = sweep() + (remove_templates() if templates else [])
     for line in removed:
         click.echo(f"removed {line}")
     click.echo(f"{len(removed)} leftover(s) removed" if removed else "nothing left behind")

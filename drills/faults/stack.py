@@ -21,7 +21,7 @@ _MOMENT_MARKERS = {"initdb": "/bin/initdb", "postgres-starting": "listen_address
 # "exception" ending makes one step of the start raise, or raises once the stack serves.
 _STACK_CHILD = r"""
 import signal, sys, time
-from drills.stack import ServiceConfig, StackConfig, local_stack
+from drills.stack import PostgresConfig, ServiceConfig, StackConfig, local_stack
 from drills.stack.postgres import PostgresCluster
 from drills.stack.proxy import NginxProxy
 
@@ -34,10 +34,12 @@ def injected(*args, **kwargs):
 if ending == "exception" and moment == "initdb":
     PostgresCluster._initdb = injected               # nothing runs yet but the temp dir
 if ending == "exception" and moment == "postgres-starting":
-    PostgresCluster._create_app_role = injected      # the server runs; the stack is not ready
+    PostgresCluster._set_app_role = injected         # the server runs; the stack is not ready
 if ending == "exception" and moment == "service-starting":
     NginxProxy.start = injected                      # the service is up, nginx not yet
-with local_stack(StackConfig(service=ServiceConfig(workers=2))) as stack:
+# At "initdb" the cluster runs its own initdb (as the template's build does), not a template copy.
+postgres = PostgresConfig(from_template=moment != "initdb")
+with local_stack(StackConfig(postgres=postgres, service=ServiceConfig(workers=2))) as stack:
     print("ready", flush=True)
     if ending == "exception":
         raise RuntimeError("injected fault")

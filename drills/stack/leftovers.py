@@ -76,8 +76,13 @@ def tagged_processes(tag: str) -> dict[int, str]:
 
 
 def sweep(temp_root: Path | None = None) -> list[str]:
-    """End and remove what dead runs left behind; return one line per thing removed."""
-    root = temp_root or Path(tempfile.gettempdir())
+    """End and remove what dead runs left behind; return one line per thing removed. Without a
+    ``temp_root``: in the temp folder and in the cache folder (a template copy that was killed)."""
+    if temp_root is None:
+        from ..paths import cache_dir
+
+        return sweep(Path(tempfile.gettempdir())) + sweep(cache_dir())
+    root = temp_root
     removed: list[str] = []
     for directory in sorted(root.iterdir() if root.is_dir() else []):
         if directory.name.startswith(LEGACY_KERNEL_PREFIX) and directory.is_socket():

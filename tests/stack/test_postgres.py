@@ -82,3 +82,40 @@ def test_a_pinned_password_is_the_one_the_app_role_logs_in_with(pg_binaries, no_
             assert conn.execute("SELECT current_user").fetchone() == ("app",)
         with pytest.raises(psycopg.OperationalError):
             psycopg.connect(pg.app_conninfo.replace("pinned", "wrong"), connect_timeout=5).close()
+
+
+def test_clusters_start_from_one_template_each_with_its_own_password(pg_binaries, no_leftovers, tmp_path: Path,
+                                                                      monkeypatch) -> None:
+    """The first cluster builds the template; the next copy it. Each copy's app role has that
+    cluster's password only, and no copy's superuser can log in over TCP (the template has no
+    password in it)."""
+    from drills.stack.pg_template import COMPLETE_FILE
+
+    monkeypatch.setenv("DRILLS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("DRILLS_DB_PASSWORD", raising=False)  # a random password per cluster
+    with PostgresCluster(PostgresConfig()) as first:
+        (template,) = (tmp_path / "cache").glob("postgres-*")
+        built_at = (template / COMPLETE_FILE).stat().st_mtime_ns
+        with psycopg.connect(first.app_conninfo) as conn:
+            assert conn.execute("SELECT current_user, current_database()").fetchone() == ("app", "drills")
+        first_conninfo = first.app_conninfo
+    with PostgresCluster(PostgresConfig(max_connections=12)) as second:
+        assert (template / COMPLETE_FILE).stat().st_mtime_ns == built_at, "the template was built again"
+        assert second.show("max_connections") == {"max_connections": "12"}
+        with psycopg.connect(second.app_conninfo) as conn:
+            conn.execute("CREATE TABLE t (x int)")
+        port = f"port={second.port}"
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(first_conninfo.replace(f"port={first_conninfo.split('port=')[1].split()[0]}", port),
+                            connect_timeout=5)
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(f"host=127.0.0.1 {port} dbname=postgres user=postgres password=postgres", connect_timeout=5)
+    with PostgresCluster(PostgresConfig()) as third, psycopg.connect(third.app_conninfo) as conn:
+        assert conn.execute("SELECT to_regclass('t')").fetchone() == (None,), "a copy saw another copy's table"
+
+
+def test_a_cluster_can_still_run_its_own_initdb(pg_binaries, no_leftovers, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DRILLS_CACHE_DIR", str(tmp_path / "cache"))
+    with PostgresCluster(PostgresConfig(from_template=False)) as pg, psycopg.connect(pg.app_conninfo) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("app",)
+    assert not (tmp_path / "cache").exists()
