@@ -115,7 +115,8 @@ def slow_gets(deployment: Deployment, params: Params, say: Callable[[str], None]
     """GETs slower than nginx's read timeout, at once; then wait until every execution a retry
     could have started has ended, so the ledger holds them all."""
     slow = [Request(_tag("slow"), "slow", 0.0) for _ in range(params.slow_requests)]
-    say(f"  retry: {len(slow)} GETs of {params.slow_work_s:g} s behind a read timeout of {params.upstream_read_timeout_s:g} s")
+    say(f"  retry: {len(slow)} GETs of {params.slow_work_s:g} s behind a read timeout of "
+        f"{params.upstream_read_timeout_s:g} s")
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(len(slow)) as pool:
         _together(pool, [partial(_send, deployment, r, f"/work?app_s={params.slow_work_s}&tag={r.tag}",
