@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 # Scaled down further than the defaults: Gunicorn's keep-alive 1 s, read timeout 0.5 s, fail_timeout 1 s.
 SMALL = {
-    "inverted_gunicorn_keepalive_s": 1, "keepalive_bursts": 10,
+    "inverted_gunicorn_keepalive_s": 1, "keepalive_bursts": 8,
     "upstream_read_timeout_s": 0.5, "slow_work_s": 1.0,
     "fail_timeout_s": 1, "probes": 6, "probe_interval_s": 0.05,
 }

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ...charts import save_png
 from ...findings import Chart
@@ -19,7 +20,7 @@ COLOURS = {"recommended": "#2ca02c", "keepalive-inverted": "#d62728", "retry-tim
 def draw(params: Params, runs: Mapping[str, UpstreamRun], run_dir: Path) -> list[Chart]:
     if not runs:
         return []
-    fig = Figure(figsize=(13.5, 3.8), dpi=100, layout="constrained")
+    fig = Figure(figsize=(14.5, 3.8), dpi=100, layout="constrained")
     ka, retry, eject = fig.subplots(1, 3)
     for run in runs.values():
         colour = COLOURS.get(run.configuration, "#1f77b4")
@@ -34,7 +35,7 @@ def draw(params: Params, runs: Mapping[str, UpstreamRun], run_dir: Path) -> list
                            label=f"{run.configuration}: met a closed connection")
         elif run.kind == "retry" and run.executions is not None:
             counts = [len(run.executions.get(r.tag, [])) for r in run.of("slow")]
-            retry.bar([f"{run.configuration}\n#{k + 1}" for k in range(len(counts))], counts, color=colour)
+            retry.bar([f"{run.configuration}\nGET {k + 1}" for k in range(len(counts))], counts, color=colour)
         elif run.kind == "eject":
             probes = run.of("probe")
             eject.plot(range(1, len(probes) + 1), [r.latency_s * 1000 for r in probes], marker="o", color=colour,
@@ -45,6 +46,8 @@ def draw(params: Params, runs: Mapping[str, UpstreamRun], run_dir: Path) -> list
     for ax in (ka, eject):
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
+    retry.tick_params(axis="x", labelsize=7)
+    retry.yaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in (ka, retry, eject):
         ax.grid(True, linewidth=0.3)
     path = run_dir / "upstreams.png"
