@@ -84,7 +84,7 @@ constraints: ## rewrite constraints.txt from .venv with every extra installed (U
 	$(VPY) -m drills.constraints freeze --output $(CONSTRAINTS)
 	$(VPY) -m drills.constraints check $(CONSTRAINTS)
 
-soak: setup ## the three drill notebooks at their test parameters SOAK_RUNS (10) times in a row
+soak: setup ## every drill's real-stack test at its test parameters SOAK_RUNS (10) times in a row
 	@$(VPY) -m drills.sysdeps
 	$(VPY) tests/soak.py --runs $(SOAK_RUNS)
 

@@ -1,9 +1,9 @@
-"""Run the three drill notebooks at their test parameters several times in a row: `make soak`.
+"""Run every drill's real-stack test at its test parameters several times in a row: `make soak`.
 
 A flaky drill test is a defect of the drill or the stack, not of luck. This runs each notebook test
 ``--runs`` times (one pytest session per round, so every round starts its own stacks), tallies the
 outcome of every test in every round, and exits 1 unless every round passed. Its output is what the
-README quotes. Long: about 2.5 minutes a round on two cores.
+README quotes. Long: about 4.5 minutes a round on two cores.
 """
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ TESTS = (
     "tests/drills/test_timeout_ladder.py::test_notebook_verifies_every_hypothesis",
     "tests/drills/test_pool_exhaustion.py::test_notebook_verifies_every_hypothesis",
     "tests/drills/test_load_capacity.py::test_notebook_finds_the_knee_and_sheds_load",
+    # Its run, then its falsifiers: the keep-alive race is probabilistic by nature.
+    "tests/drills/test_proxy_upstreams.py::test_every_hypothesis_holds_on_the_real_stack",
+    "tests/drills/test_proxy_upstreams.py::test_every_check_is_caught_by_its_falsifier_and_the_paper_says_so",
+    # Failed in CI twice while its pool drill measured the service's CPU (capacity 63–72 against 80).
+    "tests/drills/test_staging_target.py::test_pool_exhaustion_against_the_target_with_a_database",
 )
 
 
@@ -36,6 +41,13 @@ def run_round(junit: Path) -> dict[str, tuple[str, float, str]]:
         why = (problem.get("message") or "").splitlines()[0][:160] if problem is not None else ""
         results[name] = (outcome, float(case.get("time", 0)), why)
     return results
+
+
+def label(key: str, modules: list[str]) -> str:
+    """A result's module, and its test's first words where the module ran more than one."""
+    module, test = key.split("::")[0], key.split("::")[-1]
+    name = module.removeprefix("test_")
+    return name if modules.count(module) == 1 else f"{name}/{'-'.join(test.removeprefix('test_').split('_')[:2])}"
 
 
 def main() -> int:
@@ -54,7 +66,8 @@ def main() -> int:
             missing = [t.rsplit("::", 1)[-1] for t in TESTS if not any(k.endswith(t.rsplit("::", 1)[-1]) for k in results)]
             bad = {k: v for k, v in results.items() if v[0] != "passed"}
             failures += bool(bad or missing)
-            line = ", ".join(f"{k.split('::')[0].removeprefix('test_')} {v[0]} {v[1]:.0f} s" for k, v in results.items())
+            modules = [k.split("::")[0] for k in results]
+            line = ", ".join(f"{label(k, modules)} {v[0]} {v[1]:.0f} s" for k, v in results.items())
             print(f"round {round_:>2}/{args.runs}: {line}", flush=True)
             for name, (_, _, why) in bad.items():
                 print(f"    {name}: {why}", flush=True)
