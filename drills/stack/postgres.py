@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -248,11 +248,11 @@ class PostgresCluster(Component):
     def _copy_template(self) -> bool:
         """Copy the cached template into the data dir, building the template first if there is
         none; False (initdb instead) where the cache folder cannot be written."""
-        from .pg_template import copy_data_dir, find_template, store_template, template_key
+        from .pg_template import copy_data_dir, find_template, template_key
 
         key = template_key(self.binaries, self._os_user(), INITDB_ARGS)
         try:
-            template = find_template(key) or self._build_template(key, store_template)
+            template = find_template(key) or self._build_template(key)
         except OSError as exc:
             warnings.warn(f"no PostgreSQL template ({exc}); every cluster runs initdb. Set DRILLS_CACHE_DIR "
                           "to a writable folder to start clusters faster.", stacklevel=2)
@@ -260,9 +260,11 @@ class PostgresCluster(Component):
         copy_data_dir(template, self.data_dir)
         return True
 
-    def _build_template(self, key: str, store: Callable[[str, Path, PostgresBinaries], Path]) -> Path:
+    def _build_template(self, key: str) -> Path:
         """A fresh cluster with the drills' database and a passwordless ``app`` role (no role of a
         template has a password: each copy sets its own), shut down cleanly and stored."""
+        from .pg_template import store_template
+
         seed_config = PostgresConfig(from_template=False, os_user_when_root=self.config.os_user_when_root,
                                      start_timeout_s=self.config.start_timeout_s)
         with PostgresCluster(seed_config, binaries=self.binaries) as seed, seed.admin_connect("postgres") as conn:
@@ -270,7 +272,7 @@ class PostgresCluster(Component):
                 conn.execute(sql.SQL("ALTER ROLE {} PASSWORD NULL").format(sql.Identifier(role)))
             conn.close()
             seed.stop_server()
-            return store(key, seed.data_dir, self.binaries)
+            return store_template(key, seed.data_dir, self.binaries)
 
     def _os_user(self) -> str | None:
         return self.config.os_user_when_root if os.geteuid() == 0 else None
