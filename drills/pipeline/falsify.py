@@ -44,6 +44,15 @@ class Falsifier(Generic[P]):
     #: The hypothesis keys it must make fail.
     catches: tuple[str, ...]
 
+    def measurements(self, of_configuration: Sequence[str]) -> tuple[str, ...]:
+        """The configuration's measurements this falsifier takes: those its hypotheses are judged on.
+
+        A hypothesis key starts with the measurement it is judged on ("no-shedding.p99-breaks-slo"),
+        so a falsifier of the step load alone does not also pay for the overload run on its stack.
+        """
+        judged_on = {key.split(".", 1)[0] for key in self.catches}
+        return tuple(m for m in of_configuration if m in judged_on)
+
 
 @dataclass(frozen=True)
 class Catch:

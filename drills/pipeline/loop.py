@@ -36,8 +36,9 @@ def run_drill(spec: DrillSpec[P, M], params: P, run_dir: Path | str, progress: P
               falsifier: Falsifier[P] | None = None) -> Findings:
     """Run ``spec`` with ``params``; save its findings and charts in ``run_dir``; return the findings.
 
-    With ``falsifier``, only its configuration runs, on the falsifier's harmful stack, judged as
-    usual; the run is not recorded in the history.
+    With ``falsifier``, only its configuration runs, on the falsifier's harmful stack, and only the
+    measurements its hypotheses are judged on; it is judged as usual, draws no charts (nothing
+    exports them) and is not recorded in the history.
     """
     say = progress or print_progress
     run_dir = Path(run_dir)
@@ -71,7 +72,8 @@ def run_drill(spec: DrillSpec[P, M], params: P, run_dir: Path | str, progress: P
                     f"({deployment.describe()})")
                 settings[name] = {**(spec.describe(params, name) if spec.describe else {}), **deployment.read_back()}
                 components = components or deployment.component_versions()
-                for run in configuration.measurements:
+                for run in (configuration.measurements if falsifier is None
+                            else falsifier.measurements(configuration.measurements)):
                     where = f"configuration {index}/{len(configurations)} ({name}), measuring {run}"
                     measuring = Measuring(deployment, params, name, run, say)
                     runs[run] = spec.measure(measuring)
@@ -94,7 +96,7 @@ def run_drill(spec: DrillSpec[P, M], params: P, run_dir: Path | str, progress: P
         target=target.describe() if target else None,
         falsifier=falsifier.name if falsifier else None,
     )
-    result.charts = spec.draw(params, runs, run_dir)
+    result.charts = spec.draw(params, runs, run_dir) if falsifier is None else []
     result.save(run_dir)
     if falsifier is None:
         record(result, runs_root(run_dir))

@@ -102,3 +102,22 @@ def test_the_timeout_ladder_has_a_falsifier_for_every_hypothesis() -> None:
 def test_catch_summary_names_its_numbers() -> None:
     c = Catch("recommended.a", "proxy-first", "the inverted stack", Verdict.FAILED, "24 requests", "24 of 30")
     assert c.summary() == "caught by `proxy-first` (the inverted stack): failed, 24 requests — 24 of 30"
+
+
+def test_a_falsifier_takes_only_the_measurements_its_hypotheses_are_judged_on() -> None:
+    f: Falsifier = Falsifier("x", "harm", "recommended", lambda p, s: s,
+                             ("recommended.knee", "recommended.flat"))
+    assert f.measurements(("recommended", "no-shedding")) == ("recommended",)
+    both: Falsifier = Falsifier("y", "harm", "recommended", lambda p, s: s,
+                                ("recommended.flat", "no-shedding.p99"))
+    assert both.measurements(("recommended", "no-shedding")) == ("recommended", "no-shedding")
+
+
+@pytest.mark.parametrize("spec", all_drills(), ids=lambda s: s.name)
+def test_every_falsifier_catches_only_what_its_configuration_measures(spec) -> None:
+    """Else its run would take no measurement its hypotheses are judged on, and catch nothing."""
+    by_name = {c.name: c for c in spec.configurations}
+    for f in spec.falsifiers:
+        taken = f.measurements(by_name[f.configuration].measurements)
+        assert taken, f"{spec.name}: falsifier {f.name} takes no measurement of {f.configuration}"
+        assert {k.split(".", 1)[0] for k in f.catches} <= set(taken), (spec.name, f.name, f.catches, taken)
