@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 #: writes every parameter into the executed notebook).
 TARGET_DSN_ENV = "DRILLS_TARGET_DSN"
 
-#: A component whose log a drill may read.
-LogSource = Literal["postgres", "service", "proxy"]
+#: A component whose log a drill may read ("proxy": nginx's error log; "proxy-access": its access log).
+LogSource = Literal["postgres", "service", "proxy", "proxy-access"]
 
 
 class Capability(str, enum.Enum):

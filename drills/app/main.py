@@ -76,6 +76,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         max_waiting=settings.pool_max_waiting,
         name=f"pool-{os.getpid()}",
         kwargs={"autocommit": True},
+        check=AsyncConnectionPool.check_connection if settings.pool_check else None,
         open=False,
     )
     await pool.open(wait=True, timeout=settings.pool_open_timeout_s)

@@ -28,6 +28,9 @@ class AppTuning:
     request_budget_s: float = 0.0
     #: How long a worker waits at boot for its pool to fill before it fails to boot.
     pool_open_timeout_s: float = 10.0
+    #: ``check=AsyncConnectionPool.check_connection``: each connection is tested (one empty query)
+    #: as it is handed out, so one the server closed while idle is replaced, not given to a request.
+    pool_check: bool = True
 
     def tuning(self) -> AppTuning:
         """Just the app's knobs (without what a subclass adds)."""
@@ -60,6 +63,7 @@ class AppSettings(AppTuning):
             pool_max_waiting=int(get("POOL_MAX_WAITING", "0")),
             request_budget_s=float(get("REQUEST_BUDGET_S", "0")),
             pool_open_timeout_s=float(get("POOL_OPEN_TIMEOUT_S", "10")),
+            pool_check=get("POOL_CHECK", "1") == "1",
         )
 
     def to_env(self) -> dict[str, str]:
@@ -72,6 +76,7 @@ class AppSettings(AppTuning):
             PREFIX + "POOL_MAX_WAITING": str(self.pool_max_waiting),
             PREFIX + "REQUEST_BUDGET_S": repr(self.request_budget_s),
             PREFIX + "POOL_OPEN_TIMEOUT_S": repr(self.pool_open_timeout_s),
+            PREFIX + "POOL_CHECK": "1" if self.pool_check else "0",
         }
 
     def public(self) -> dict[str, object]:
@@ -82,4 +87,5 @@ class AppSettings(AppTuning):
             "pool_timeout_s": self.pool_timeout_s,
             "pool_max_waiting": self.pool_max_waiting,
             "request_budget_s": self.request_budget_s,
+            "pool_check": "check_connection" if self.pool_check else None,
         }

@@ -115,6 +115,8 @@ class LocalStack:
             return self.postgres.log_text()
         if source == "service":
             return "".join(s.log_text() for s in self.services)
+        if source == "proxy-access":
+            return self.proxy.access_log()
         return self.proxy.error_log()
 
     def service_pids(self) -> list[int]:

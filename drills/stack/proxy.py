@@ -13,6 +13,7 @@ what a drill measures (see ../shared/FACTS.md, nginx traps):
 from __future__ import annotations
 
 import grp
+import math
 import os
 import pwd
 import re
@@ -110,6 +111,14 @@ class NginxProxy(Component):
         except OSError:
             return ""
 
+    def access_log(self) -> str:
+        """One line per request (``log_format drills``): its status, and each upstream attempt's."""
+        assert self.dir is not None, "proxy not started"
+        try:
+            return (self.dir / "access.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
 
 READ_BACK_DIRECTIVES = (
     "proxy_connect_timeout", "proxy_read_timeout", "proxy_send_timeout", "proxy_next_upstream",
@@ -172,6 +181,26 @@ http {{
     }}
 }}
 """
+
+
+#: An access-log line of ``log_format drills``: each upstream attempt's status ("502, 502" when nginx
+#: tried twice), and the request.
+_ACCESS_LINE = re.compile(r'^\S+ (?P<status>\d+) \S+ (?P<times>[-\d.]+(?:, [-\d.]+)*) '
+                          r'(?P<upstreams>[-\d]+(?:, [-\d]+)*) layer=\S* "(?P<request>[^"]*)"$')
+
+
+def upstream_attempts(access_log: str, path_prefix: str) -> list[list[float]]:
+    """For each request whose path starts with ``path_prefix``, in the order they finished: how long
+    each upstream attempt nginx made took, in seconds (none where nginx never reached an upstream;
+    NaN for an attempt without a time)."""
+    out = []
+    for line in access_log.splitlines():
+        match = _ACCESS_LINE.match(line.strip())
+        if match is None or not match["request"].partition(" ")[2].startswith(path_prefix):
+            continue
+        out.append([float(t) if t != "-" else math.nan for t in match["times"].split(", ")]
+                   if match["upstreams"] != "-" else [])
+    return out
 
 
 def parse_directives(config_text: str, names: tuple[str, ...]) -> dict[str, str]:

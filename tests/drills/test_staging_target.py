@@ -92,7 +92,8 @@ def test_load_against_the_target_without_a_database(staging, tmp_path: Path, mon
     monkeypatch.delenv("DRILLS_TARGET_DSN")
     # The staging stack: one worker, 4 slots holding 50 ms = 80 req/s.
     params = load_capacity.Params.from_mapping({
-        "target_url": staging.entry.url, "hold_s": 0.05, "workers": 1, "pool_max_size": 4, "pool_timeout_s": 0.5,
+        "target_url": staging.entry.url, "hold_s": 0.05, "workers": 1, "pool_max_size": 4,
+        "pool_timeout_s": timeout_ladder.Params.from_mapping(LADDER).pool_timeout_s,
         "rate_steps": "20,60,100,120", "step_s": 4.5, "pacing_s": 1.0, "slo_p99_ms": 150.0,
         "overload_rate": 160.0, "overload_s": 4.5, "configurations": "recommended,shedding"})
     findings = run_drill(load_capacity.SPEC, params, tmp_path / "run", progress=lambda _m: None)

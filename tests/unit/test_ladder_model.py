@@ -284,6 +284,42 @@ def test_a_502_counts_as_a_kill_only_as_often_as_gunicorn_logged_one() -> None:
     assert finding.verdict is Verdict.FAILED and "1/3" in finding.detail
 
 
+def resent(observations: list[Observation]) -> list[Observation]:
+    """Every block resent once by nginx: the client's 502 after two kills."""
+    for o in observations:
+        if o.placement == "block":
+            # a stale cached connection first (fails at once), then two attempts that blocked
+            o.attempt_s, o.latency_s = [0.0, PARAMS.gunicorn_timeout_s + 0.4, PARAMS.gunicorn_timeout_s + 0.4], \
+                2 * (PARAMS.gunicorn_timeout_s + 0.4)
+    return observations
+
+
+def test_a_502_after_nginx_resent_the_block_holds_when_each_attempt_was_killed() -> None:
+    observations, evidence = perfect_run(PARAMS)
+    evidence["heartbeat"]["worker_timeouts"] = 2 * PARAMS.heartbeat_repeats
+    finding = {f.key: f for f in judge(PARAMS, as_runs(resent(observations), evidence))}["heartbeat.blocked-loop-killed"]
+    assert finding.verdict is Verdict.HELD, finding.detail
+    assert "(nginx sent it 3×: 0.00" in finding.detail and "resent to another worker 3/3" in finding.detail
+
+
+def test_a_resent_block_needs_a_kill_for_each_attempt() -> None:
+    """Two attempts but one WORKER TIMEOUT per request: half the 502s came from something else."""
+    observations, evidence = perfect_run(PARAMS)
+    evidence["heartbeat"]["worker_timeouts"] = PARAMS.heartbeat_repeats
+    finding = {f.key: f for f in judge(PARAMS, as_runs(resent(observations), evidence))}["heartbeat.blocked-loop-killed"]
+    assert finding.verdict is Verdict.FAILED and "1/3" in finding.detail
+
+
+def test_a_502_that_took_twice_the_window_without_a_resend_fails() -> None:
+    """One attempt, yet the 502 came after two windows: not the heartbeat's kill on time."""
+    observations, evidence = perfect_run(PARAMS)
+    for o in observations:
+        if o.placement == "block":
+            o.latency_s = 2 * (PARAMS.gunicorn_timeout_s + 0.4)
+    finding = {f.key: f for f in judge(PARAMS, as_runs(observations, evidence))}["heartbeat.blocked-loop-killed"]
+    assert finding.verdict is Verdict.FAILED
+
+
 @pytest.mark.parametrize("kind", ["await", "block"])
 def test_a_heartbeat_verdict_on_fewer_than_three_requests_is_inconclusive(kind) -> None:
     observations, evidence = perfect_run(PARAMS)
@@ -327,7 +363,7 @@ def test_a_misordered_recommended_ladder_fails_even_when_every_layer_keeps_its_t
     """statement_timeout and the budget above the proxy's read timeout: every layer honours its own timeout (the
     model's prediction comes true), yet the proxy answers work that crossed statement_timeout —
     innermost-first and no-proxy-errors must fail, and the run with them."""
-    params = Params(statement_timeout_s=3.0, request_budget_s=3.5)
+    params = Params(statement_timeout_s=3.0, request_budget_s=3.5, proxy_read_timeout_s=2.5)
     observations, evidence = perfect_run(params)
     assert any(o.configuration == "recommended" and o.outcome == "proxy-504" for o in observations)
     findings = judge(params, as_runs(observations, evidence))

@@ -241,7 +241,7 @@ def test_direct_construction_converts_and_checks_like_from_mapping() -> None:
 
 def test_recommended_ladder_out_of_order_is_a_configuration_to_verify_not_refused() -> None:
     """An unwise ladder is what a user may want to verify: accepted, then judged (and failed)."""
-    params = Params(statement_timeout_s=3.0, request_budget_s=3.5)  # both above proxy_read_timeout_s=2.5
+    params = Params(statement_timeout_s=3.0, request_budget_s=3.5, proxy_read_timeout_s=2.5)  # both above it
     ladder = Ladder("recommended", 3.0, params.request_budget_s, params.proxy_read_timeout_s,
                     params.client_timeout_s)
     # A 3.5 s query crosses statement_timeout, but the proxy (2.5 s) answers first.

@@ -310,3 +310,14 @@ def test_render_config_lists_every_replica_and_reads_them_all_back() -> None:
     assert directives(text)["server"] == [f"127.0.0.1:{p} max_fails=3 fail_timeout=10s" for p in (9001, 9002, 9003)]
     assert parse_directives(text, READ_BACK_DIRECTIVES)["server"] == " | ".join(
         f"127.0.0.1:{p} max_fails=3 fail_timeout=10s" for p in (9001, 9002, 9003))
+
+
+def test_upstream_attempts_are_read_from_the_access_log() -> None:
+    from drills.stack.proxy import upstream_attempts
+
+    log = ('1733.1 502 3.5 1.9, 1.6 502, 502 layer=- "GET /block?s=2.5 HTTP/1.1"\n'
+           '1733.2 200 0.01 0.010 200 layer=- "GET /readyz HTTP/1.1"\n'
+           '1733.3 502 1.8 1.8 502 layer=- "GET /block?s=2.5 HTTP/1.1"\n'
+           '1733.4 502 0.0 - - layer=- "GET /block?s=2.5 HTTP/1.1"\n')
+    assert upstream_attempts(log, "/block?") == [[1.9, 1.6], [1.8], []]
+    assert upstream_attempts(log, "/readyz") == [[0.01]]

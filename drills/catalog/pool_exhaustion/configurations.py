@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ...stack import PostgresConfig, ProxyConfig, ServiceConfig, StackConfig
+from ...stack import PostgresConfig, ServiceConfig, StackConfig
+from ..recommended_stack import recommended_gunicorn_keepalive_s, recommended_proxy
 from .params import Params
 
 
@@ -16,10 +17,10 @@ def stack_config(params: Params, configuration: str) -> StackConfig:
          params.max_waiting if configuration == "bounded" else 0))
     return StackConfig(
         postgres=PostgresConfig(max_connections=max_connections),
-        service=ServiceConfig(workers=params.workers_per_replica, pool_min_size=pool_min, pool_max_size=pool_max,
+        service=ServiceConfig(workers=params.workers_per_replica, keepalive_s=recommended_gunicorn_keepalive_s(),
+                              pool_min_size=pool_min, pool_max_size=pool_max,
                               pool_timeout_s=params.pool_timeout_s, pool_max_waiting=max_waiting),
-        proxy=ProxyConfig(read_timeout_s=params.proxy_read_timeout_s, send_timeout_s=params.proxy_read_timeout_s,
-                          next_upstream="off", max_fails=0, upstream_keepalive=64),
+        proxy=recommended_proxy(read_timeout_s=params.proxy_read_timeout_s),
         replicas=params.replicas,
     )
 

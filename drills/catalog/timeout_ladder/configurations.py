@@ -5,16 +5,19 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ...stack import PostgresConfig, ProxyConfig, ServiceConfig, StackConfig
+from ...recommended import RECOMMENDED
+from ...stack import PostgresConfig, ServiceConfig, StackConfig
+from ..recommended_stack import recommended_proxy, scaled_whole_s
 from .params import Params
 
-#: Gunicorn's own default ``timeout`` (30 s): outside the heartbeat configuration the heartbeat
-#: must never be what cuts a request.
-GUNICORN_DEFAULT_TIMEOUT_S = 30
+#: The recommended heartbeat (30 s in production, Gunicorn's default), scaled: outside the heartbeat
+#: configuration it bounds a blocked event loop and never cuts an awaited request.
+GUNICORN_TIMEOUT_S = scaled_whole_s(RECOMMENDED.gunicorn.timeout_s)
 
 
 def stack_config(params: Params, configuration: str) -> StackConfig:
-    """PostgreSQL, the service and nginx with the configuration's ladder."""
+    """PostgreSQL, the service and nginx with the configuration's ladder; nginx otherwise as the
+    papers recommend it (one Gunicorn behind it: nginx never ejects a lone upstream)."""
     ladder = params.ladder(configuration)
     return StackConfig(
         postgres=PostgresConfig(
@@ -24,7 +27,7 @@ def stack_config(params: Params, configuration: str) -> StackConfig:
         service=ServiceConfig(
             workers=params.workers,
             gunicorn_timeout_s=(params.gunicorn_timeout_s if configuration == "heartbeat"
-                                else GUNICORN_DEFAULT_TIMEOUT_S),
+                                else GUNICORN_TIMEOUT_S),
             keepalive_s=params.gunicorn_keepalive_s,
             graceful_timeout_s=params.gunicorn_graceful_timeout_s,
             pool_min_size=params.pool_min_size,
@@ -32,12 +35,9 @@ def stack_config(params: Params, configuration: str) -> StackConfig:
             pool_timeout_s=params.pool_timeout_s,
             request_budget_s=ladder.request_budget_s,
         ),
-        proxy=ProxyConfig(
-            connect_timeout_s=params.proxy_connect_timeout_s,
-            read_timeout_s=ladder.proxy_read_timeout_s,
-            send_timeout_s=ladder.proxy_read_timeout_s,
-            next_upstream="off",
-            max_fails=0,
+        proxy=dataclasses.replace(
+            recommended_proxy(read_timeout_s=ladder.proxy_read_timeout_s,
+                              connect_timeout_s=params.proxy_connect_timeout_s),
             upstream_keepalive_timeout_s=params.proxy_upstream_keepalive_timeout_s,
         ),
     )

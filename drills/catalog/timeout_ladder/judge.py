@@ -162,6 +162,19 @@ def judge_inverted(params: Params, runs: Mapping[str, LadderRun]) -> list[Findin
     return findings
 
 
+def _blocked_attempts(o: Observation, low_s: float) -> int:
+    """The attempts nginx made that blocked until the heartbeat's kill (one, where not logged)."""
+    if not o.attempt_s:
+        return 1
+    return max(1, sum(1 for t in o.attempt_s if t >= low_s))
+
+
+def _block_text(o: Observation) -> str:
+    tries = (f" (nginx sent it {len(o.attempt_s)}×: {', '.join(f'{t:.2f}' for t in o.attempt_s)} s)"
+             if o.attempt_s and len(o.attempt_s) > 1 else "")
+    return f"{o.outcome} after {o.latency_s:.2f} s{tries}"
+
+
 def judge_heartbeat(params: Params, runs: Mapping[str, LadderRun]) -> list[Finding]:
     """Gunicorn's timeout under Uvicorn workers: not a rung for an awaited query; a blocked loop is
     killed (a 502 between timeout/2 − 0.1 s and timeout + 1 s, and WORKER TIMEOUT in Gunicorn's log)."""
@@ -182,19 +195,30 @@ def judge_heartbeat(params: Params, runs: Mapping[str, LadderRun]) -> list[Findi
     # The worker reports in every timeout/2 (Gunicorn hands its workers half the timeout), checked
     # on uvicorn's 0.1 s tick; the master kills once timeout has passed since the last report. So
     # the kill lands from timeout/2 − one tick after the block starts (measured: 0.45 s at a 1 s
-    # timeout) to timeout + 1 s (the master's sleep).
+    # timeout) to timeout + 1 s (the master's sleep). nginx with `proxy_next_upstream error` sends
+    # a request again when its kept-alive upstream connection fails (nginx grants that extra try even
+    # with a single upstream): a resent block kills another worker, so the window is per attempt that
+    # blocked (its time in nginx's access log); an attempt on a connection the killed worker had
+    # left in nginx's cache fails at once and kills nothing.
     low = params.gunicorn_timeout_s / 2 - UVICORN_TICK_S - params.tolerance_s(params.gunicorn_timeout_s / 2)
     high = params.gunicorn_timeout_s + 1 + params.tolerance_s(params.gunicorn_timeout_s + 1)
     killed_in_log = _log_count(runs, "heartbeat", "worker_timeouts")
-    # A 502 in the window counts only as far as Gunicorn logged as many kills.
-    killed = [o for o in blocks if o.outcome == "proxy-502" and low <= o.latency_s <= high][:killed_in_log]
+    # A 502 in its window counts only as far as Gunicorn logged a kill for each attempt that blocked.
+    killed, kills_left = [], killed_in_log
+    for o in blocks:
+        kills = _blocked_attempts(o, low)
+        if o.outcome == "proxy-502" and kills * low <= o.latency_s <= kills * high and kills_left >= kills:
+            killed.append(o)
+            kills_left -= kills
+    resent = [o for o in blocks if _blocked_attempts(o, low) > 1]
     findings.append(Hypothesis(
         "heartbeat.blocked-loop-killed",
         "A blocking call in the event loop longer than Gunicorn's timeout gets the worker killed (WORKER "
-        "TIMEOUT), and the client sees nginx's 502.", AtLeast(100, "%"), recommended=False,
-        min_samples=MIN_HEARTBEAT_REQUESTS,
+        "TIMEOUT), and the client sees nginx's 502 — after a second worker is killed when nginx resends the "
+        "request (proxy_next_upstream error retries a kept-alive connection that failed).", AtLeast(100, "%"),
+        recommended=False, min_samples=MIN_HEARTBEAT_REQUESTS,
     ).judge(share(len(killed), len(blocks)), len(blocks),
-            f"{len(killed)}/{len(blocks)} got a 502 within {low:.2f}–{high:.2f} s (timeout/2 − tick … timeout + 1 s); "
-            f"observed {', '.join(f'{o.outcome} after {o.latency_s:.2f} s' for o in blocks) or 'nothing'}; "
-            f"Gunicorn logged WORKER TIMEOUT {killed_in_log}×"))
+            f"{len(killed)}/{len(blocks)} got a 502 within {low:.2f}–{high:.2f} s per attempt (timeout/2 − tick … "
+            f"timeout + 1 s); observed {', '.join(_block_text(o) for o in blocks) or 'nothing'}; "
+            f"Gunicorn logged WORKER TIMEOUT {killed_in_log}×; resent to another worker {len(resent)}/{len(blocks)}"))
     return findings

@@ -8,6 +8,7 @@ import uuid
 
 from ...deployment import Capability, Deployment
 from ...pipeline import Measuring, Progress, RateCap
+from ...stack.proxy import upstream_attempts
 from ...watch import ServerWatch
 from .ladder import Ladder
 from .observations import LadderRun, LogEvidence, Observation, classify
@@ -136,4 +137,9 @@ def run_heartbeat(deployment: Deployment, params: Params, say: Progress) -> list
                                 "proxy-502", float(params.gunicorn_timeout_s))
             out.append(_send(deployment, watch, block, f"/block?s={params.heartbeat_block_s}",
                              ladder.client_timeout_s, 0))
+    if Capability.LOGS in deployment.capabilities:
+        # Sent one after another, so nginx logged them in the order they were sent.
+        blocks = [o for o in out if o.placement == "block"]
+        for obs, attempt_s in zip(blocks, upstream_attempts(deployment.log("proxy-access"), "/block?"), strict=False):
+            obs.attempt_s = attempt_s
     return out

@@ -33,6 +33,9 @@ class Observation:
     query_outlived_s: float | None = None
     #: How long the handler ran on after the client had its answer; None without a ledger line.
     handler_outlived_s: float | None = None
+    #: How long each attempt nginx made to send the request upstream took (its access log: more
+    #: than one when it resent the request); None where the log was not read.
+    attempt_s: list[float] | None = None
 
     def to_row(self) -> dict[str, Any]:
         """JSON-ready (NaN as null)."""

@@ -14,6 +14,8 @@ from ...params import (
     require_positive,
     split_names,
 )
+from ...recommended import RECOMMENDED
+from ..recommended_stack import scaled_s, scaled_whole_s
 from .ladder import Ladder
 
 CONFIGURATIONS = ("recommended", "inverted", "heartbeat")
@@ -29,14 +31,16 @@ DRILL_CONNECTIONS = 2
 class Params(DrillParams):
     """Knobs of the timeout-ladder drill. Seconds unless the name says otherwise.
 
-    Production timeouts are scaled down (5 s → 1 s and so on) so the drill takes about a minute.
+    The recommended ladder, the pool and nginx are the papers' production values
+    (``drills.recommended``) scaled by ``DRILL_TIME_SCALE`` (production 5 s → drill 1 s), so the drill
+    takes about a minute; the inverted ladder and the heartbeat are anti-patterns of their own.
     """
 
-    # The recommended ladder, inside out.
-    statement_timeout_s: float = 1.0
-    request_budget_s: float = 1.5
-    proxy_read_timeout_s: float = 2.5
-    client_timeout_s: float = 4.0
+    # The recommended ladder, inside out: 5 s, 8 s, 20 s, 65 s in production.
+    statement_timeout_s: float = scaled_s(RECOMMENDED.postgres.statement_timeout_s)
+    request_budget_s: float = scaled_s(RECOMMENDED.app.request_budget_s)
+    proxy_read_timeout_s: float = scaled_s(RECOMMENDED.proxy.proxy_read_timeout_s)
+    client_timeout_s: float = scaled_s(RECOMMENDED.client.timeout_s)
     # The inverted ladder: the proxy gives up before the database does.
     inverted_proxy_read_timeout_s: float = 1.0
     inverted_statement_timeout_s: float = 2.0
@@ -50,11 +54,11 @@ class Params(DrillParams):
     workers: int = 2
     pool_min_size: int = 2
     pool_max_size: int = 4
-    pool_timeout_s: float = 0.5
-    gunicorn_keepalive_s: int = 5
-    gunicorn_graceful_timeout_s: int = 5
-    proxy_upstream_keepalive_timeout_s: float = 4.0
-    proxy_connect_timeout_s: float = 1.0
+    pool_timeout_s: float = scaled_s(RECOMMENDED.app.pool_timeout_s)
+    gunicorn_keepalive_s: int = scaled_whole_s(RECOMMENDED.gunicorn.keepalive_s)
+    gunicorn_graceful_timeout_s: int = scaled_whole_s(RECOMMENDED.gunicorn.graceful_timeout_s)
+    proxy_upstream_keepalive_timeout_s: float = scaled_s(RECOMMENDED.proxy.upstream_keepalive_timeout_s)
+    proxy_connect_timeout_s: float = scaled_s(RECOMMENDED.proxy.proxy_connect_timeout_s)
     max_connections: int = 20
     # Measurement.
     configurations: str = ",".join(CONFIGURATIONS)
