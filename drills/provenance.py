@@ -4,6 +4,7 @@ whether the installed packages are those pinned in constraints.txt (checked at r
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
 import subprocess
 import sys
@@ -44,6 +45,25 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def machine() -> str:
+    """"Intel(R) Xeon(R) … , 2 logical CPUs, 23.5 GiB memory": what the figures were measured on."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), model)
+    except OSError:
+        pass
+    memory = ""
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as meminfo:
+            kib = next((int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:")), 0)
+        memory = f", {kib / 1024 / 1024:.1f} GiB memory" if kib else ""
+    except (OSError, ValueError):
+        pass
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model}, {cpus} logical CPUs{memory}"
+
+
 def collect(repo: Path, components: dict[str, str], *, measuring_s: float | None = None,
             paper_prose_sha256: str | None = None) -> Provenance:
     """Provenance of a run; ``components`` adds versions read from running servers."""
@@ -51,6 +71,7 @@ def collect(repo: Path, components: dict[str, str], *, measuring_s: float | None
         commit=git_commit(repo),
         versions={**package_versions(), **components},
         platform=f"{platform.system()} {platform.release()} {platform.machine()}",
+        machine=machine(),
         python_executable=sys.executable,
         measuring_s=measuring_s,
         paper_prose_sha256=paper_prose_sha256,

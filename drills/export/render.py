@@ -97,6 +97,10 @@ def render_block(findings: Findings, figure_links: Mapping[str, str], *, previou
     out += [_details("Provenance", markdown_table(
         [["what", "value"], ["run", f"`{findings.run_id}`"], ["commit", f"`{prov.commit}`"],
          ["platform", prov.platform]]
+        # Runs made before the machine was recorded have no row.
+        + ([["machine", prov.machine]] if prov.machine != "unknown" else [])
+        + ([] if findings.target else [["where", "every component (PostgreSQL, Gunicorn, nginx, Locust) on this one "
+                                                 "host, over loopback: they share its CPUs"]])
         # Runs made before the check, or without a constraints file, have no row.
         + ([["Python packages", describe_constraints(prov.constraints)]] if prov.constraints else [])
         + [["measuring time", f"{'?' if prov.measuring_s is None else prov.measuring_s} s"]]

@@ -56,6 +56,9 @@ class Provenance:
     #: Package and server versions: python, postgresql, nginx, gunicorn, psycopg, …
     versions: dict[str, str] = field(default_factory=dict)
     platform: str = "unknown"
+    #: The CPU model, logical CPUs and memory of the host that ran the drill (and, on the local
+    #: stack, every component: the figures are this one machine's).
+    machine: str = "unknown"
     python_executable: str = ""
     #: Seconds from the drill's start until its findings were assembled.
     measuring_s: float | None = None

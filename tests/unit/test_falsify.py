@@ -121,3 +121,13 @@ def test_every_falsifier_catches_only_what_its_configuration_measures(spec) -> N
         taken = f.measurements(by_name[f.configuration].measurements)
         assert taken, f"{spec.name}: falsifier {f.name} takes no measurement of {f.configuration}"
         assert {k.split(".", 1)[0] for k in f.catches} <= set(taken), (spec.name, f.name, f.catches, taken)
+
+
+def test_the_provenance_names_the_machine_and_that_every_component_shared_it() -> None:
+    findings = findings_of(["recommended.a"])
+    findings.provenance = Provenance(machine="AMD EPYC, 2 logical CPUs, 23.5 GiB memory")
+    block = render_block(findings, {})
+    assert "| machine | AMD EPYC, 2 logical CPUs, 23.5 GiB memory |" in block
+    assert "| where | every component (PostgreSQL, Gunicorn, nginx, Locust) on this one host" in block
+    findings.provenance = Provenance()
+    assert "| machine |" not in render_block(findings, {}), "a run recorded before the machine was: no row"
