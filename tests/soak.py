@@ -23,12 +23,15 @@ TESTS = (
     "tests/drills/test_load_capacity.py::test_notebook_finds_the_knee_and_sheds_load",
     # Failed in CI twice while its pool drill measured the service's CPU (capacity 63–72 against 80).
     "tests/drills/test_staging_target.py::test_pool_exhaustion_against_the_target_with_a_database",
+    # Its keep-alive race is a fraction of a millisecond wide: once in ten rounds 8 bursts missed it.
+    "tests/drills/test_proxy_upstreams.py::test_every_hypothesis_holds_on_the_real_stack",
+    "tests/drills/test_proxy_upstreams.py::test_every_check_is_caught_by_its_falsifier_and_the_paper_says_so",
 )
 
 
-def run_round(junit: Path) -> dict[str, tuple[str, float, str]]:
-    """One pytest session over TESTS; per test: outcome, seconds, and the first line of a failure."""
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junit-xml={junit}", *TESTS],
+def run_round(junit: Path, tests: tuple[str, ...]) -> dict[str, tuple[str, float, str]]:
+    """One pytest session over ``tests``; per test: outcome, seconds, and the first line of a failure."""
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junit-xml={junit}", *tests],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     results = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
@@ -50,17 +53,21 @@ def label(key: str, modules: list[str]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="rounds in a row (default 10)")
+    parser.add_argument("--only", default="", help="soak only the tests whose id contains this text")
     args = parser.parse_args()
     if not 1 <= args.runs <= 100:
         parser.error(f"--runs={args.runs}: must be 1–100")
+    tests = tuple(t for t in TESTS if args.only in t)
+    if not tests:
+        parser.error(f"--only={args.only!r}: no test of {', '.join(TESTS)} contains it")
     # SIGTERM unwinds like Ctrl-C, so the round's pytest and the temp folder are cleaned up.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     failures = 0
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="drills-soak-") as tmp:
         for round_ in range(1, args.runs + 1):
-            results = run_round(Path(tmp) / f"round-{round_}.xml")
-            missing = [t.rsplit("::", 1)[-1] for t in TESTS if not any(k.endswith(t.rsplit("::", 1)[-1]) for k in results)]
+            results = run_round(Path(tmp) / f"round-{round_}.xml", tests)
+            missing = [t.rsplit("::", 1)[-1] for t in tests if not any(k.endswith(t.rsplit("::", 1)[-1]) for k in results)]
             bad = {k: v for k, v in results.items() if v[0] != "passed"}
             failures += bool(bad or missing)
             modules = [k.split("::")[0] for k in results]

@@ -47,11 +47,13 @@ class Falsifier(Generic[P]):
     def measurements(self, of_configuration: Sequence[str]) -> tuple[str, ...]:
         """The configuration's measurements this falsifier takes: those its hypotheses are judged on.
 
-        A hypothesis key starts with the measurement it is judged on ("no-shedding.p99-breaks-slo"),
-        so a falsifier of the step load alone does not also pay for the overload run on its stack.
+        Where a hypothesis key starts with the measurement it is judged on
+        ("no-shedding.p99-breaks-slo"), a falsifier of the step load alone does not also pay for the
+        overload run on its stack; where the keys name none of them, it takes them all.
         """
         judged_on = {key.split(".", 1)[0] for key in self.catches}
-        return tuple(m for m in of_configuration if m in judged_on)
+        named = tuple(m for m in of_configuration if m in judged_on)
+        return named if judged_on <= set(named) else tuple(of_configuration)
 
 
 @dataclass(frozen=True)
