@@ -214,7 +214,7 @@ def judge_heartbeat(params: Params, runs: Mapping[str, LadderRun]) -> list[Findi
     findings.append(Hypothesis(
         "heartbeat.blocked-loop-killed",
         "A blocking call in the event loop longer than Gunicorn's timeout gets the worker killed (WORKER "
-        "TIMEOUT), and the client sees nginx's 502 — after a second worker is killed when nginx resends the "
+        "TIMEOUT), and the client sees nginx's 502 — after another worker is killed each time nginx resends the "
         "request (proxy_next_upstream error retries a kept-alive connection that failed).", AtLeast(100, "%"),
         recommended=False, min_samples=MIN_HEARTBEAT_REQUESTS,
     ).judge(share(len(killed), len(blocks)), len(blocks),
