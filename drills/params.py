@@ -42,6 +42,9 @@ class DrillParams:
     notebook_only: ClassVar[frozenset[str]] = frozenset({"out_dir"})
     #: The parameters that choose and cap a target, shown only when a run used one.
     TARGET_FIELDS: ClassVar[tuple[str, ...]] = ("target_url", "allow_hosts", "target_max_rps", "target_max_duration_s")
+    #: The parameters that shape the load only (which steps are sent), never what the hypotheses
+    #: predict: the ones a falsifier may narrow to what its hypotheses are judged on.
+    LOAD_FIELDS: ClassVar[tuple[str, ...]] = ()
 
     #: Base URL of an existing deployment of the service (e.g. staging); "" starts the local stack.
     #: Its database DSN comes from the DRILLS_TARGET_DSN environment variable, never a parameter.

@@ -141,7 +141,8 @@ def falsification_lines(falsification: Falsification | None) -> list[str]:
         out += [f"**Blind checks — not verified:** {falsification.summary()}. A check that holds under the "
                 "harm it should detect cannot tell the reader anything.", ""]
     rows = [["hypothesis", "falsifier", "what it does", "verdict under it", "numbers"]]
-    rows += [[f"`{c.key}`", f"`{c.falsifier}`", c.harm, c.verdict.value, c.detail] for c in falsification.catches]
+    rows += [[f"`{c.key}`", f"`{c.falsifier}`", f"{c.harm}; {c.how}" if c.how else c.harm, c.verdict.value,
+              c.detail] for c in falsification.catches]
     rows += [[f"`{name}`", "—", "could not run", "—", error] for name, error in falsification.errors.items()]
     out += [_details("How each check was made to fail", markdown_table(rows))]
     return out

@@ -7,6 +7,15 @@ claim rests on switched off. ``drills falsify`` runs the drill once per falsifie
 configuration's stack replaced and the drill's parameters — its predictions — unchanged, judges as
 usual, and requires every hypothesis the falsifier names to come out failed. One that held, or was
 inconclusive, is *blind*: the run fails, and the paper says which check is blind and why.
+
+Two things keep falsifying affordable without judging anything but a real run of the harmful stack:
+
+* a falsifier may send only the part of the slot's load its hypotheses are judged on
+  (:attr:`Falsifier.narrow`: e.g. only the peak step, for a claim about the peak) — never other
+  predictions, which stay the parameters';
+* where the harmful stack *is* another configuration's stack and the slot measures it the same way
+  (:attr:`Falsifier.same_as`), the drill's own run already took that measurement: it is judged in
+  the slot's place instead of being taken again.
 """
 
 from __future__ import annotations
@@ -43,6 +52,24 @@ class Falsifier(Generic[P]):
     stack: Callable[[P, StackConfig], StackConfig]
     #: The hypothesis keys it must make fail.
     catches: tuple[str, ...]
+    #: Parameter changes that narrow the slot's load to what ``catches`` are judged on; only the
+    #: parameters the drill's ``LOAD_FIELDS`` names (the load's shape, never a prediction).
+    narrow: Callable[[P], dict[str, object]] | None = None
+    #: (slot measurement, the drill run's measurement): where the harmful stack is the stack of the
+    #: configuration that took the second, measured by the same procedure as the first, the drill
+    #: run's measurement is judged in the slot's place (see :func:`reusable`).
+    same_as: tuple[str, str] | None = None
+
+    def params_for(self, params: P) -> P:
+        """The drill's parameters with the falsifier's narrower load (checked like any others)."""
+        if self.narrow is None:
+            return params
+        changes = self.narrow(params)
+        allowed = type(params).LOAD_FIELDS
+        if not set(changes) <= set(allowed):
+            raise ValueError(f"falsifier {self.name} may narrow only the load ({', '.join(allowed) or 'nothing'}), "
+                             f"not {', '.join(sorted(set(changes) - set(allowed)))}")
+        return params.replace(**changes)
 
     def measurements(self, of_configuration: Sequence[str]) -> tuple[str, ...]:
         """The configuration's measurements this falsifier takes: those its hypotheses are judged on.
@@ -67,6 +94,9 @@ class Catch:
     verdict: Verdict
     observed: str
     detail: str
+    #: How the harmful stack was measured, where not by the slot's whole load on a stack of its own:
+    #: "only concurrency_steps=128", "judged on this run's recommended-keepalive measurement".
+    how: str = ""
 
     @property
     def caught(self) -> bool:
@@ -75,7 +105,8 @@ class Catch:
     def summary(self) -> str:
         """"caught: failed, 12 requests — <the numbers>" or "BLIND: held, …": what the paper shows."""
         head = "caught by" if self.caught else "BLIND under"
-        return f"{head} `{self.falsifier}` ({self.harm}): {self.verdict.value}, {self.observed} — {self.detail}"
+        harm = f"{self.harm}; {self.how}" if self.how else self.harm
+        return f"{head} `{self.falsifier}` ({harm}): {self.verdict.value}, {self.observed} — {self.detail}"
 
 
 @dataclass
@@ -133,14 +164,14 @@ class Falsification:
                               "again") from None
 
 
-def catches_of(falsifier: Falsifier[Any], findings: Sequence[Finding]) -> list[Catch]:
+def catches_of(falsifier: Falsifier[Any], findings: Sequence[Finding], how: str = "") -> list[Catch]:
     """What each hypothesis the falsifier names got under it (a missing one: inconclusive)."""
     by_key = {f.key: f for f in findings}
     out = []
     for key in falsifier.catches:
         f = by_key.get(key)
         out.append(Catch(key, falsifier.name, falsifier.harm, f.verdict if f else Verdict.INCONCLUSIVE,
-                         f.observed_text if f else "—", f.detail if f else "the hypothesis was not judged"))
+                         f.observed_text if f else "—", f.detail if f else "the hypothesis was not judged", how))
     return out
 
 

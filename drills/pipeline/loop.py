@@ -84,7 +84,23 @@ def run_drill(spec: DrillSpec[P, M], params: P, run_dir: Path | str, progress: P
         say(f"[{spec.name}] stopped at {where}: {type(exc).__name__}: {exc}; what was measured is in {kept}")
         raise
     say(f"[{spec.name}] judging …")
-    result = Findings(
+    result = _findings(spec, params, runs, run_dir, started_at, clock, components, settings, target, falsifier)
+    result.charts = spec.draw(params, runs, run_dir) if falsifier is None else []
+    result.save(run_dir)
+    if falsifier is None:
+        record(result, runs_root(run_dir))
+        if target is None:
+            _judge_reused(spec, params, runs, run_dir, started_at, clock, components, settings, say)
+    outcome = result.summary() if falsifier is None else (
+        f"under {falsifier.name}: " + _counts(result))
+    say(f"[{spec.name}] {outcome} in {time.monotonic() - clock:.1f} s; findings in {run_dir}")
+    return result
+
+
+def _findings(spec: DrillSpec[P, M], params: P, runs: Mapping[str, M], run_dir: Path, started_at: str, clock: float,
+              components: dict[str, str], settings: dict[str, dict[str, Any]], target: Any,
+              falsifier: Falsifier[P] | None) -> Findings:
+    return Findings(
         drill=spec.name, paper=spec.paper, run_id=run_id_for(run_dir), started_at=started_at,
         finished_at=provenance.utc_now(), parameters=params.to_dict(),
         provenance=provenance.collect(project_root(), components, measuring_s=round(time.monotonic() - clock, 2),
@@ -96,14 +112,52 @@ def run_drill(spec: DrillSpec[P, M], params: P, run_dir: Path | str, progress: P
         target=target.describe() if target else None,
         falsifier=falsifier.name if falsifier else None,
     )
-    result.charts = spec.draw(params, runs, run_dir) if falsifier is None else []
-    result.save(run_dir)
-    if falsifier is None:
-        record(result, runs_root(run_dir))
-    outcome = result.summary() if falsifier is None else (
-        f"under {falsifier.name}: " + ", ".join(f"{n} {v.value}" for v, n in result.counts().items() if n))
-    say(f"[{spec.name}] {outcome} in {time.monotonic() - clock:.1f} s; findings in {run_dir}")
-    return result
+
+
+def _counts(result: Findings) -> str:
+    return ", ".join(f"{n} {v.value}" for v, n in result.counts().items() if n)
+
+
+def reusable(spec: DrillSpec[P, M], params: P, falsifier: Falsifier[P]) -> str | None:
+    """The configuration whose measurement the drill's own run took that ``falsifier`` may be judged
+    on instead of running its stack again, or None.
+
+    Only where its harmful stack equals, setting for setting, the stack that configuration starts;
+    that the slot measures it by the same procedure the drill declares (``same_as``) and its tests
+    check.
+    """
+    if falsifier.same_as is None:
+        return None
+    slot_run, source_run = falsifier.same_as
+    slot = next((c for c in spec.configurations if c.name == falsifier.configuration), None)
+    source = next((c for c in spec.configurations if source_run in c.measurements), None)
+    if slot is None or source is None or slot_run not in slot.measurements:
+        raise ValueError(f"falsifier {falsifier.name}: same_as={falsifier.same_as} names no measurement of "
+                         f"{falsifier.configuration} and of another configuration")
+    harmful = falsifier.stack(params, spec.stack_config(params, falsifier.configuration))
+    return source.name if harmful == spec.stack_config(params, source.name) else None
+
+
+def _judge_reused(spec: DrillSpec[P, M], params: P, runs: Mapping[str, M], run_dir: Path, started_at: str,
+                  clock: float, components: dict[str, str], settings: dict[str, dict[str, Any]],
+                  say: Progress) -> None:
+    """The falsifiers whose harmful stack this run already measured: judged now, on that measurement
+    in their slot's place, and saved where ``falsify_drill`` finds them."""
+    chosen = params.selected_configurations()
+    for falsifier in spec.falsifiers:
+        if falsifier.same_as is None:
+            continue
+        slot_run, source_run = falsifier.same_as
+        source = reusable(spec, params, falsifier)
+        if source is None or falsifier.configuration not in chosen or source_run not in runs:
+            continue
+        folder = run_dir / FALSIFIERS_DIR / falsifier.name
+        folder.mkdir(parents=True, exist_ok=True)
+        under = _findings(spec, params, {slot_run: runs[source_run]}, folder, started_at, clock, components,
+                          {falsifier.configuration: settings.get(source, {})}, None, falsifier)
+        under.save(folder)
+        say(f"[{spec.name}] under {falsifier.name}: {_counts(under)}, judged on this run's {source_run} "
+            f"measurement in the {falsifier.configuration} slot (the same stack, measured the same way)")
 
 
 def _keep_partial(spec: DrillSpec[P, M], run_dir: Path, runs: Mapping[str, M], measuring: Measuring[P] | None,
@@ -150,12 +204,34 @@ def falsify_drill(spec: DrillSpec[P, M], findings: Findings, run_dir: Path | str
             continue  # its configuration did not run: neither caught nor blind
         say(f"[{spec.name}] falsifier {index}/{len(spec.falsifiers)} {falsifier.name}: {falsifier.harm} "
             f"in the {falsifier.configuration} slot; must fail {', '.join(falsifier.catches)}")
+        folder = run_dir / FALSIFIERS_DIR / falsifier.name
         try:
-            under = run_drill(spec, params, run_dir / FALSIFIERS_DIR / falsifier.name, say, falsifier=falsifier)
+            under = _already_judged(spec, params, falsifier, folder)
+            if under is not None:
+                slot_run, source_run = falsifier.same_as or ("", "")
+                how = f"judged on this run's {source_run} measurement (this stack, measured as {slot_run} is)"
+                say(f"  {how}: {_counts(under)}")
+            else:
+                narrowed = falsifier.params_for(params)
+                changed = {k: v for k, v in narrowed.to_dict().items() if v != params.to_dict()[k]}
+                how = ("only " + ", ".join(f"{k}={v}" for k, v in changed.items())
+                       + " (what its checks are judged on)") if changed else ""
+                if how:
+                    say(f"  sending {how}")
+                under = run_drill(spec, narrowed, folder, say, falsifier=falsifier)
         except DrillsError as exc:
             result.errors[falsifier.name] = str(exc).splitlines()[0]
             continue
-        result.catches += [c for c in catches_of(falsifier, under.findings) if c.key in judged]
+        result.catches += [c for c in catches_of(falsifier, under.findings, how) if c.key in judged]
     result.save(run_dir)
     say(f"[{spec.name}] {result.summary()}")
     return result
+
+
+def _already_judged(spec: DrillSpec[P, M], params: P, falsifier: Falsifier[P], folder: Path) -> Findings | None:
+    """The falsifier's findings the drill run judged on its own measurement (``reusable``), if that
+    run had these parameters; else None, and the falsifier runs its stack."""
+    if reusable(spec, params, falsifier) is None or not (folder / "findings.json").is_file():
+        return None
+    under = Findings.load(folder)
+    return under if under.falsifier == falsifier.name and under.parameters == params.to_dict() else None

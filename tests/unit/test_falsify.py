@@ -135,3 +135,100 @@ def test_the_provenance_names_the_machine_and_that_every_component_shared_it() -
     assert "| where | every component (PostgreSQL, Gunicorn, nginx, Locust) on this one host" in block
     findings.provenance = Provenance()
     assert "| machine |" not in render_block(findings, {}), "a run recorded before the machine was: no row"
+
+
+# -- affordable falsifiers: a narrower load, or the drill run's own measurement --------------------
+
+
+def spec_named(name: str):
+    (spec,) = [s for s in all_drills() if s.name == name]
+    return spec
+
+
+@pytest.mark.parametrize("spec", all_drills(), ids=lambda s: s.name)
+def test_a_falsifier_narrows_only_the_load_never_a_prediction(spec) -> None:
+    params = spec.params()
+    for f in spec.falsifiers:
+        narrowed = f.params_for(params)
+        changed = {k for k, v in narrowed.to_dict().items() if v != params.to_dict()[k]}
+        assert changed <= set(type(params).LOAD_FIELDS), (f.name, changed)
+
+
+def test_a_narrowing_outside_the_load_fields_is_refused() -> None:
+    spec = spec_named("pool-exhaustion")
+    wrong: Falsifier = Falsifier("x", "harm", "recommended", lambda p, s: s, ("recommended.a",),
+                                 narrow=lambda p: {"pool_max_size": 2})
+    with pytest.raises(ValueError, match="may narrow only the load .*concurrency_steps.*not pool_max_size"):
+        wrong.params_for(spec.params())
+
+
+def test_the_pool_falsifiers_send_every_step_their_checks_are_judged_on() -> None:
+    """The plateau falsifier keeps the very steps the capacity and queue checks read; the peak ones
+    keep the last step, where the census, the admin probes and the overload are."""
+    spec = spec_named("pool-exhaustion")
+    params = spec.params()
+    by_name = {f.name: f for f in spec.falsifiers}
+    plateau = by_name["pool-smaller-than-declared"].params_for(params)
+    assert plateau.steps() == params.plateau_users() == [32, 64]
+    assert plateau.plateau_users() == params.plateau_users()
+    for name in ("pool-larger-than-declared", "proxy-gives-up-first", "no-superuser-reserve",
+                 "oversubscribed-in-recommended"):
+        assert by_name[name].params_for(params).steps() == [params.steps()[-1]] == [128], name
+    for name in ("server-fits-the-pools", "oversubscribed-without-reserve", "unbounded-queue"):
+        assert by_name[name].params_for(params) == params, "one step already"
+
+
+def test_the_load_falsifier_of_the_plateau_sends_the_steps_around_capacity() -> None:
+    spec = spec_named("load-capacity")
+    params = spec.params()
+    (shedding,) = [f for f in spec.falsifiers if f.name == "shedding-switched-on"]
+    narrowed = shedding.params_for(params)
+    assert params.capacity_rps == 80
+    assert narrowed.rates() == narrowed.saturation_rates() == params.saturation_rates() == [60, 80, 100, 120]
+    knee = [f for f in spec.falsifiers if "recommended.knee-below-capacity" in f.catches]
+    assert knee and all(f.params_for(params) == params for f in knee), "the knee is located among every step"
+
+
+def test_a_falsifier_is_judged_on_the_drill_run_only_where_it_runs_that_very_stack() -> None:
+    from drills.catalog.proxy_upstreams.observations import KINDS
+    from drills.pipeline.loop import reusable
+
+    spec = spec_named("proxy-upstreams")
+    params = spec.params()
+    reused = {f.name: reusable(spec, params, f) for f in spec.falsifiers}
+    assert reused == {"the-defaults": None, "keepalive-ordered": "recommended", "no-retry-on-timeout": "recommended",
+                      "max-fails-tolerant": "recommended"}
+    for f in spec.falsifiers:
+        if f.same_as:
+            slot_run, source_run = f.same_as
+            assert KINDS[slot_run] == KINDS[source_run], "measured by the same procedure"
+    # A falsifier declaring same_as whose harmful stack is not that configuration's: run, not reused.
+    (ordered,) = [f for f in spec.falsifiers if f.name == "keepalive-ordered"]
+    import dataclasses
+
+    other = dataclasses.replace(ordered, stack=lambda p, s: dataclasses.replace(s, replicas=1))
+    assert reusable(spec, params, other) is None
+    bad = dataclasses.replace(ordered, same_as=("keepalive-inverted", "no-such-measurement"))
+    with pytest.raises(ValueError, match="names no measurement"):
+        reusable(spec, params, bad)
+
+
+def test_a_reused_judgment_of_other_parameters_is_not_taken(tmp_path: Path) -> None:
+    from drills.pipeline.loop import _already_judged
+
+    spec = spec_named("proxy-upstreams")
+    params = spec.params()
+    (ordered,) = [f for f in spec.falsifiers if f.name == "keepalive-ordered"]
+    assert _already_judged(spec, params, ordered, tmp_path) is None, "nothing saved: the falsifier runs"
+    saved = findings_of(["keepalive-inverted.stale-connection-errors"])
+    saved.drill, saved.falsifier, saved.parameters = spec.name, ordered.name, params.to_dict()
+    saved.save(tmp_path)
+    assert _already_judged(spec, params, ordered, tmp_path) is not None
+    assert _already_judged(spec, params.replace(probes=7), ordered, tmp_path) is None
+
+
+def test_the_paper_says_how_a_falsifier_was_measured() -> None:
+    c = Catch("recommended.a", "peak-only", "no reserve", Verdict.FAILED, "0 %", "0/3",
+              "only concurrency_steps=128 (what its checks are judged on)")
+    assert c.summary() == ("caught by `peak-only` (no reserve; only concurrency_steps=128 (what its checks are "
+                           "judged on)): failed, 0 % — 0/3")

@@ -46,6 +46,11 @@ def _shedding_on(params: Params, stack: StackConfig) -> StackConfig:
                                                                   pool_max_waiting=params.shed_max_waiting))
 
 
+def _saturation_steps(params: Params) -> dict[str, object]:
+    """Only the steps the plateau past capacity is judged on (the knee needs them all)."""
+    return {"rate_steps": ",".join(f"{r:g}" for r in params.saturation_rates())}
+
+
 def _proxy_gives_up_first(params: Params, stack: StackConfig) -> StackConfig:
     """nginx's read timeout at the SLO, below the pool's timeout: past capacity it answers 504 while
     the request still waits for, then holds, a connection."""
@@ -66,7 +71,8 @@ FALSIFIERS: tuple[Falsifier[Params], ...] = (
               "recommended", _larger_pool,
               ("recommended.knee-below-capacity", "recommended.flat-past-saturation")),
     Falsifier("shedding-switched-on", "the pool's queue bounded (max_waiting) in the unshed stack",
-              "recommended", _shedding_on, ("recommended.flat-past-saturation", "no-shedding.p99-breaks-slo")),
+              "recommended", _shedding_on, ("recommended.flat-past-saturation", "no-shedding.p99-breaks-slo"),
+              narrow=_saturation_steps),
     Falsifier("proxy-gives-up-first", "nginx's read timeout at the SLO, below the pool's timeout",
               "recommended", _proxy_gives_up_first,
               ("recommended.littles-law", "recommended.flat-past-saturation")),

@@ -113,8 +113,9 @@ def judge_flat_past_saturation(params: Params, steps: list[Step], busy: list[str
 
     Not "each p99 above the one before": past capacity the pool's timeout caps the wait, so
     successive p99s sit at the same ceiling and their order is noise (a CI run: 703 ms, then 574 ms)."""
-    past = [s for s in steps if s.rate >= params.capacity_rps and s.samples > 0]
-    before = [s for s in steps if s.rate < params.capacity_rps and s.samples > 0][-1:]
+    judged = params.saturation_rates()
+    past = [s for s in steps if s.rate in judged and s.rate >= params.capacity_rps and s.samples > 0]
+    before = [s for s in steps if s.rate in judged and s.rate < params.capacity_rps and s.samples > 0][-1:]
     mean = sum(s.throughput_ok for s in past) / len(past) if past else 0.0
     spread = ((max(s.throughput_ok for s in past) - min(s.throughput_ok for s in past)) / mean * 100
               if len(past) >= 2 and mean > 0 else None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ...errors import ParameterError
 from ...params import require_between, require_choices, split_names
@@ -16,6 +17,8 @@ CONFIGURATIONS = ("recommended", "shedding")
 @dataclass(frozen=True, kw_only=True)
 class Params(PooledServiceParams):
     """Knobs of the load-capacity drill. Seconds unless the name says otherwise; rates in req/s."""
+
+    LOAD_FIELDS: ClassVar[tuple[str, ...]] = ("rate_steps",)
 
     # Step load: offered rates (requests/s), each held step_s.
     rate_steps: str = "20,40,60,80,100,120"
@@ -101,6 +104,12 @@ class Params(PooledServiceParams):
         if not values or any(not 0.5 <= v <= 5000 for v in values):
             raise ParameterError("rate_steps", self.rate_steps, "each rate must be 0.5–5000 req/s")
         return values
+
+    def saturation_rates(self) -> list[float]:
+        """The steps the plateau past capacity is judged on: the last one below capacity, and every
+        one at or past it."""
+        below = [r for r in self.rates() if r < self.capacity_rps][-1:]
+        return below + [r for r in self.rates() if r >= self.capacity_rps]
 
     @property
     def warmup_s(self) -> float:

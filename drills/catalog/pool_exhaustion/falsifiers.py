@@ -4,6 +4,10 @@ The drill's predictions stay those of its parameters; only the stack in one conf
 changes: a pool of another size than the parameters declare, nginx giving up before the pool, no
 superuser reserve, the oversubscribed pools where the recommended ones run, a server that fits the
 oversubscribed pools, and an unbounded queue where the bounded one runs.
+
+A falsifier in the recommended slot sends only the steps its hypotheses are judged on: the plateau
+steps for the capacity and the queue, the peak (last) step for the claims about the peak and the
+overload. The other configurations send one step each already.
 """
 
 from __future__ import annotations
@@ -55,21 +59,33 @@ def _server_fits_the_pools(params: Params, stack: StackConfig) -> StackConfig:
     return dataclasses.replace(stack, postgres=dataclasses.replace(stack.postgres, max_connections=fits))
 
 
+def _plateau_steps(params: Params) -> dict[str, object]:
+    """Only the steps judged against capacity and the queue model."""
+    users = params.plateau_users()
+    return {"concurrency_steps": ",".join(map(str, users))} if users else {}
+
+
+def _peak_step(params: Params) -> dict[str, object]:
+    """Only the last step: the peak, where the census, the admin probes and the overload are."""
+    return {"concurrency_steps": str(params.steps()[-1])}
+
+
 def _unbounded_queue(params: Params, stack: StackConfig) -> StackConfig:
     return dataclasses.replace(stack, service=dataclasses.replace(stack.service, pool_max_waiting=0))
 
 
 FALSIFIERS: tuple[Falsifier[Params], ...] = (
     Falsifier("pool-smaller-than-declared", "half the pool slots the parameters declare", "recommended",
-              _smaller_pool, ("recommended.capacity-littles-law", "recommended.latency-grows-with-queue")),
+              _smaller_pool, ("recommended.capacity-littles-law", "recommended.latency-grows-with-queue"),
+              narrow=_plateau_steps),
     Falsifier("pool-larger-than-declared", "two more pool slots per worker than declared", "recommended",
-              _larger_pool, ("recommended.server-connections-bounded",)),
+              _larger_pool, ("recommended.server-connections-bounded",), narrow=_peak_step),
     Falsifier("proxy-gives-up-first", "nginx's read timeout at half the pool's wait", "recommended",
-              _proxy_gives_up_first, ("recommended.pool-503-not-proxy-504",)),
+              _proxy_gives_up_first, ("recommended.pool-503-not-proxy-504",), narrow=_peak_step),
     Falsifier("no-superuser-reserve", "superuser_reserved_connections = 0, the slots full at the peak",
-              "recommended", _no_superuser_reserve, ("recommended.admin-connects-at-peak",)),
+              "recommended", _no_superuser_reserve, ("recommended.admin-connects-at-peak",), narrow=_peak_step),
     Falsifier("oversubscribed-in-recommended", "the oversubscribed stack (pools above the server's slots)",
-              "recommended", _oversubscribed_stack, ("recommended.no-refused-connections",)),
+              "recommended", _oversubscribed_stack, ("recommended.no-refused-connections",), narrow=_peak_step),
     Falsifier("server-fits-the-pools", "max_connections raised to fit every slot the oversubscribed pools promise",
               "oversubscribed", _server_fits_the_pools,
               ("oversubscribed.refused-connections", "oversubscribed.clients-get-pool-timeouts")),

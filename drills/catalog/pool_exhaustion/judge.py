@@ -18,10 +18,8 @@ from ...stats import share, span
 from ...watch import PoolReading
 from .harms import judge_bounded, judge_oversubscribed, total
 from .observations import Run, outcome
-from .params import Params
+from .params import PLATEAU_FACTOR, Params
 from .steps import StepStats, generator_busy, recommended_steps
-
-PLATEAU_FACTOR = 4  # steps with at least this many users per pool slot are judged against capacity
 
 
 def judge(params: Params, runs: Mapping[str, Run]) -> list[Finding]:
@@ -35,11 +33,9 @@ def judge_recommended(params: Params, runs: Mapping[str, Run], stats: list[StepS
     """Little's law, the pool's queue, fast pool 503s, the connection budget, admin access, no refusals."""
     rec = runs.get("recommended")
     # Steps well past capacity whose predicted queue wait stays inside the pool timeout. "Well past":
-    # each worker has its own pool, and keep-alive connections stick to the worker that accepted them,
-    # so only from about 4 × slots users does every worker's pool saturate (measured: at 2 × slots one
-    # worker may sit half idle while the other queues).
-    candidates = [s for s in stats if s.users >= PLATEAU_FACTOR * params.slots
-                  and params.queue_wait_s(s.users) < params.pool_timeout_s * 0.8]
+    # measured, at 2 × slots one worker may sit half idle while the other queues.
+    plateau_users = params.plateau_users()
+    candidates = [s for s in stats if s.users in plateau_users]
     # A step whose load sat on some workers' pools while others idled is left out: measured on CI,
     # 16 users served 38.5/s (one worker's pool) and 24 users 78.0/s, with the same stack.
     plateau = [s for s in candidates if not s.uneven]

@@ -4,6 +4,7 @@ bounded configurations, the measuring — and the capacity arithmetic the hypoth
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ...errors import ParameterError
 from ...params import SUPERUSER_RESERVED_CONNECTIONS, require_between, require_choices, require_positive, split_names
@@ -14,11 +15,15 @@ CONFIGURATIONS = ("recommended", "oversubscribed", "bounded")
 #: The drill's own superuser connections at the peak beyond the app's (the census and one admin
 #: probe); in the recommended run the pg_stat_activity sampler adds one from the start.
 DRILL_CONNECTIONS = 2
+#: Steps with at least this many users per pool slot are judged against capacity (see plateau_users).
+PLATEAU_FACTOR = 4
 
 
 @dataclass(frozen=True, kw_only=True)
 class Params(PooledServiceParams):
     """Knobs of the pool-exhaustion drill. Seconds unless the name says otherwise."""
+
+    LOAD_FIELDS: ClassVar[tuple[str, ...]] = ("concurrency_steps",)
 
     # Each Gunicorn worker's pool opens this many connections at boot and grows to max_size (see the
     # base) under load: below max_size, so that the server's bound is put to the test by the load.
@@ -160,6 +165,13 @@ class Params(PooledServiceParams):
     def queue_wait_s(self, users: int) -> float:
         """Predicted wait for a connection with ``users`` closed-loop users (0 below capacity)."""
         return max(0, users - self.slots) * self.hold_s / self.slots
+
+    def plateau_users(self) -> list[int]:
+        """The steps judged against capacity and the queue model: well past capacity (each worker's
+        own pool saturates only from about PLATEAU_FACTOR × slots users: keep-alive connections
+        stick to the worker that accepted them) and with a predicted wait inside the pool timeout."""
+        return [u for u in self.steps() if u >= PLATEAU_FACTOR * self.slots
+                and self.queue_wait_s(u) < self.pool_timeout_s * 0.8]
 
     def predicted_latency_s(self, users: int) -> float:
         return self.hold_s + self.queue_wait_s(users)
