@@ -6,7 +6,9 @@ import dataclasses
 
 from ..errors import ParameterError
 from ..params import DrillParams, require_between, require_connections_fit
+from ..recommended import RECOMMENDED
 from ..stack import MAX_REPLICAS
+from .recommended_stack import LOAD_DRILL_TIME_SCALE, scaled_s
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -23,8 +25,10 @@ class PooledServiceParams(DrillParams):
     #: 242 and 607 requests on two workers in 15 s), which left one pool idle while the other queued.
     workers_per_replica: int = 1
     pool_max_size: int = 4
-    pool_timeout_s: float = 1.0
-    proxy_read_timeout_s: float = 5.0
+    #: The papers' pool wait and nginx read timeout, scaled by the load drills' factor (2 s → 1 s,
+    #: 20 s → 10 s): the pool answers its 503 long before nginx would give up.
+    pool_timeout_s: float = scaled_s(RECOMMENDED.app.pool_timeout_s, LOAD_DRILL_TIME_SCALE)
+    proxy_read_timeout_s: float = scaled_s(RECOMMENDED.proxy.proxy_read_timeout_s, LOAD_DRILL_TIME_SCALE)
     max_connections: int = 20
 
     def check_service(self) -> None:

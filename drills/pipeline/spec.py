@@ -99,6 +99,8 @@ class DrillSpec(Generic[P, M]):
     describe: Callable[[P, str], dict[str, Any]] | None = None
     #: For every hypothesis, a harmful stack under which it must come out failed (drills falsify).
     falsifiers: tuple[Falsifier[P], ...] = ()
+    #: The factor by which its stacks scale the papers' production durations (its paper states it).
+    time_scale: float = 0.2
 
     @property
     def configuration_names(self) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ...deployment import Capability
 from ...pipeline import Configuration, DrillSpec
+from ..recommended_stack import LOAD_DRILL_TIME_SCALE
 from . import charts, report
 from .configurations import stack_config
 from .falsifiers import FALSIFIERS
@@ -57,6 +58,7 @@ SPEC: DrillSpec[Params, Measured] = DrillSpec(
     target_settings={"pool_max_size": "pool_max_size", "pool_timeout_s": "pool_timeout_s"},
     headlines=("recommended.knee-below-capacity", "recommended.littles-law", "shedding.admitted-p99-within-slo"),
     falsifiers=FALSIFIERS,
+    time_scale=LOAD_DRILL_TIME_SCALE,
 )
 
 __all__ = ["CONFIGURATIONS", "FALSIFIERS", "RESOLVING_SE", "SPEC", "Knee", "Measured", "Params", "Step", "judge",

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from ...deployment import Capability
 from ...pipeline import Configuration, DrillSpec
+from ..recommended_stack import LOAD_DRILL_TIME_SCALE
 from . import charts, report
 from .configurations import stack_config, users_for
 from .falsifiers import FALSIFIERS
@@ -63,6 +64,7 @@ SPEC: DrillSpec[Params, Run] = DrillSpec(
     target_settings={"pool_max_size": "pool_max_size", "pool_timeout_s": "pool_timeout_s"},
     headlines=("recommended.capacity-littles-law", "recommended.latency-grows-with-queue", "bounded.admitted-p99"),
     falsifiers=FALSIFIERS,
+    time_scale=LOAD_DRILL_TIME_SCALE,
 )
 
 __all__ = ["CONFIGURATIONS", "DRILL_CONNECTIONS", "FALSIFIERS", "PLATEAU_FACTOR", "SPEC", "Params", "PeakCensus", "Run",
