@@ -65,7 +65,7 @@ def machine() -> str:
 
 
 def collect(repo: Path, components: dict[str, str], *, measuring_s: float | None = None,
-            paper_prose_sha256: str | None = None) -> Provenance:
+            paper_prose_sha256: str | None = None, load_generator: str = "") -> Provenance:
     """Provenance of a run; ``components`` adds versions read from running servers."""
     return Provenance(
         commit=git_commit(repo),
@@ -76,4 +76,5 @@ def collect(repo: Path, components: dict[str, str], *, measuring_s: float | None
         measuring_s=measuring_s,
         paper_prose_sha256=paper_prose_sha256,
         constraints=constraints.check(repo / constraints.CONSTRAINTS_FILE),
+        load_generator=load_generator,
     )

@@ -99,7 +99,8 @@ def render_block(findings: Findings, figure_links: Mapping[str, str], *, previou
          ["platform", prov.platform]]
         # Runs made before the machine was recorded have no row.
         + ([["machine", prov.machine]] if prov.machine != "unknown" else [])
-        + ([] if findings.target else [["where", "every component (PostgreSQL, Gunicorn, nginx, Locust) on this one "
+        + ([] if findings.target else [["where", f"every component (PostgreSQL, Gunicorn, nginx, "
+                                                 f"{prov.load_generator or 'the load generator'}) on this one "
                                                  "host, over loopback: they share its CPUs"]])
         # Runs made before the check, or without a constraints file, have no row.
         + ([["Python packages", describe_constraints(prov.constraints)]] if prov.constraints else [])

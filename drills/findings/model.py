@@ -66,6 +66,8 @@ class Provenance:
     paper_prose_sha256: str | None = None
     #: The environment against constraints.txt (its sha256, matched or not); None without the file.
     constraints: ConstraintsCheck | None = None
+    #: What sent the drill's requests ("Locust", "the drill's own HTTP client"); "" in older runs.
+    load_generator: str = ""
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,8 @@ class DrillSpec(Generic[P, M]):
     falsifiers: tuple[Falsifier[P], ...] = ()
     #: The factor by which its stacks scale the papers' production durations (its paper states it).
     time_scale: float = 0.2
+    #: What sends its requests, for the paper's provenance: "Locust", or the drill's own client.
+    load_generator: str = "the drill's own HTTP client"
 
     @property
     def configuration_names(self) -> tuple[str, ...]:

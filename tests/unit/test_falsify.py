@@ -129,10 +129,12 @@ def test_every_falsifier_catches_only_what_its_configuration_measures(spec) -> N
 
 def test_the_provenance_names_the_machine_and_that_every_component_shared_it() -> None:
     findings = findings_of(["recommended.a"])
-    findings.provenance = Provenance(machine="AMD EPYC, 2 logical CPUs, 23.5 GiB memory")
+    findings.provenance = Provenance(machine="AMD EPYC, 2 logical CPUs, 23.5 GiB memory", load_generator="Locust")
     block = render_block(findings, {})
     assert "| machine | AMD EPYC, 2 logical CPUs, 23.5 GiB memory |" in block
     assert "| where | every component (PostgreSQL, Gunicorn, nginx, Locust) on this one host" in block
+    findings.provenance = Provenance(load_generator="the drill's own HTTP client")
+    assert "nginx, the drill's own HTTP client) on this one host" in render_block(findings, {})
     findings.provenance = Provenance()
     assert "| machine |" not in render_block(findings, {}), "a run recorded before the machine was: no row"
 
@@ -232,3 +234,10 @@ def test_the_paper_says_how_a_falsifier_was_measured() -> None:
               "only concurrency_steps=128 (what its checks are judged on)")
     assert c.summary() == ("caught by `peak-only` (no reserve; only concurrency_steps=128 (what its checks are "
                            "judged on)): failed, 0 % — 0/3")
+
+
+def test_each_drill_names_what_sends_its_load() -> None:
+    """The timeout ladder and proxy-upstreams send with their own client, not Locust."""
+    assert {s.name: s.load_generator for s in all_drills()} == {
+        "timeout-ladder": "the drill's own HTTP client", "proxy-upstreams": "the drill's own HTTP client",
+        "pool-exhaustion": "Locust", "load-capacity": "Locust"}

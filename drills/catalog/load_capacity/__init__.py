@@ -59,6 +59,7 @@ SPEC: DrillSpec[Params, Measured] = DrillSpec(
     headlines=("recommended.knee-below-capacity", "recommended.littles-law", "shedding.admitted-p99-within-slo"),
     falsifiers=FALSIFIERS,
     time_scale=LOAD_DRILL_TIME_SCALE,
+    load_generator="Locust",
 )
 
 __all__ = ["CONFIGURATIONS", "FALSIFIERS", "RESOLVING_SE", "SPEC", "Knee", "Measured", "Params", "Step", "judge",

@@ -65,6 +65,7 @@ SPEC: DrillSpec[Params, Run] = DrillSpec(
     headlines=("recommended.capacity-littles-law", "recommended.latency-grows-with-queue", "bounded.admitted-p99"),
     falsifiers=FALSIFIERS,
     time_scale=LOAD_DRILL_TIME_SCALE,
+    load_generator="Locust",
 )
 
 __all__ = ["CONFIGURATIONS", "DRILL_CONNECTIONS", "FALSIFIERS", "PLATEAU_FACTOR", "SPEC", "Params", "PeakCensus", "Run",
