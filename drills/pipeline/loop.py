@@ -157,8 +157,7 @@ def _judge_reused(spec: DrillSpec[P, M], params: P, runs: Mapping[str, M], run_d
         under = _findings(spec, params, {slot_run: runs[source_run]}, folder, started_at, clock, components,
                           {falsifier.configuration: settings.get(source, {})}, None, falsifier)
         under.save(folder)
-        say(f"[{spec.name}] under {falsifier.name}: {_counts(under)}, judged on this run's {source_run} "
-            f"measurement in the {falsifier.configuration} slot (the same stack, measured the same way)")
+        say(f"[{spec.name}] under {falsifier.name}: {_counts(under)}, {_reused_how(falsifier)}")
 
 
 def _keep_partial(spec: DrillSpec[P, M], run_dir: Path, runs: Mapping[str, M], measuring: Measuring[P] | None,
@@ -209,14 +208,11 @@ def falsify_drill(spec: DrillSpec[P, M], findings: Findings, run_dir: Path | str
         try:
             under = _already_judged(spec, params, falsifier, folder)
             if under is not None:
-                slot_run, source_run = falsifier.same_as or ("", "")
-                how = f"judged on this run's {source_run} measurement (this stack, measured as {slot_run} is)"
+                how = _reused_how(falsifier)
                 say(f"  {how}: {_counts(under)}")
             else:
                 narrowed = falsifier.params_for(params)
-                changed = {k: v for k, v in narrowed.to_dict().items() if v != params.to_dict()[k]}
-                how = ("only " + ", ".join(f"{k}={v}" for k, v in changed.items())
-                       + " (what its checks are judged on)") if changed else ""
+                how = _narrowed_how(params, narrowed)
                 if how:
                     say(f"  sending {how}")
                 under = run_drill(spec, narrowed, folder, say, falsifier=falsifier)
@@ -236,3 +232,16 @@ def _already_judged(spec: DrillSpec[P, M], params: P, falsifier: Falsifier[P], f
         return None
     under = Findings.load(folder)
     return under if under.falsifier == falsifier.name and under.parameters == params.to_dict() else None
+
+
+def _reused_how(falsifier: Falsifier[P]) -> str:
+    slot_run, source_run = falsifier.same_as or ("", "")
+    return f"judged on this run's {source_run} measurement (this stack, measured as {slot_run} is)"
+
+
+def _narrowed_how(params: P, narrowed: P) -> str:
+    """"only concurrency_steps=128 (…)": what a falsifier's narrower load left out, or ""."""
+    before = params.to_dict()
+    changed = {k: v for k, v in narrowed.to_dict().items() if v != before[k]}
+    return ("only " + ", ".join(f"{k}={v}" for k, v in changed.items()) + " (what its checks are judged on)"
+            if changed else "")
