@@ -67,10 +67,10 @@ class App:
     #: ``asyncio.timeout``: 2 s pool wait + 5 s statement + 1 s of Python.
     request_budget_s: float = 8.0
     pool_timeout_s: float = 2.0
+    #: A fixed pool (``min_size = max_size``): the budget counts ``max_size`` anyway, and a pool that
+    #: grows opens its connections one at a time, under load.
     pool_min_size: int = 4
-    pool_max_size: int | Disputed[int] = Disputed(
-        (4, 10), "4, a fixed pool (connection-pools.md's budget, load-testing.md, deploy/k8s), against "
-        "min_size=4, max_size=10, a growing pool (timeout-ladders.md's app snippet)")
+    pool_max_size: int = 4
     #: ⌈16 ÷ 4⌉ holds of worst wait for an admitted request.
     pool_max_waiting: int = 16
     #: ``pool.open(wait=True, timeout=…)``: a worker whose pool cannot fill fails to boot.
@@ -83,10 +83,9 @@ class App:
 class Gunicorn:
     """``gunicorn.conf.py`` (Gunicorn reads these as whole seconds)."""
 
-    workers: int | Disputed[int] = Disputed(
-        (2, 3), "3 per pod in connection-pools.md (gunicorn.conf.py, the Deployment's WEB_CONCURRENCY, the "
-        "budget 11 × 3 × 4) and load-testing.md's Pattern D, against 2 in timeout-ladders.md's and "
-        "load-testing.md's gunicorn.conf.py and deploy/k8s")
+    #: Per pod. Few workers per pod and more pods: the balancer spreads requests across pods, while
+    #: one pod's kept-alive proxy connections stay on the worker that accepted them.
+    workers: int = 2
     worker_class: str = "uvicorn_worker.UvicornWorker"
     #: Longer than every proxy's idle timeout in front (ALB 60 s, ingress upstream 60 s).
     keepalive_s: int = 75
@@ -140,14 +139,13 @@ class Kubernetes:
     liveness_timeout_s: int = 2
     liveness_failure_threshold: int = 3
     max_surge: int = 1
-    hpa_min_replicas: int | Disputed[int] = Disputed(
-        (3, 4), "3 in connection-pools.md's HPA, 4 in load-testing.md's (Pattern D: pods for one reaction)")
+    #: Pods that carry the peak's ramp during one autoscaler reaction (load-testing.md, Pattern D).
+    hpa_min_replicas: int = 4
     hpa_max_replicas: int = 8
     #: ``type/name`` of the HPA's metric.
-    hpa_metric: str | Disputed[str] = Disputed(
-        ("resource/cpu", "pods/http_requests_received_per_second"),
-        "connection-pools.md's HPA scales on CPU; load-testing.md scales on the received rate and says "
-        "\"a CPU target never fires on a pool-bound service\"")
+    #: The rate each pod receives: a CPU target never fires on a pool-bound service, and an in-flight
+    #: target fires exactly when the database is the bottleneck.
+    hpa_metric: str = "pods/http_requests_received_per_second"
 
 
 @dataclass(frozen=True)

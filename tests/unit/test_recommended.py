@@ -4,6 +4,7 @@ that disagree are reported, and durations are read in each component's unit."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -194,16 +195,21 @@ def test_two_papers_that_disagree_are_reported_with_every_place(tmp_path) -> Non
 
 
 def test_a_disputed_setting_is_reported_until_it_is_settled(tmp_path) -> None:
-    assert isinstance(RECOMMENDED.gunicorn.workers, Disputed)
+    source = replace(RECOMMENDED, gunicorn=replace(RECOMMENDED.gunicorn, workers=Disputed((2, 3), "who says which")))
     one = write(tmp_path, "one.md", "```python\n# gunicorn.conf.py\nworkers = 3\n```\n")
     other = write(tmp_path, "other.md", "```python\n# gunicorn.conf.py\nworkers = 2\n```\n")
-    (problem,) = check_recommended([one, other]).problems
+    (problem,) = check_recommended([one, other], source=source).problems
     assert problem.check == DISAGREE
-    assert problem.message.startswith("gunicorn.workers is disputed: 3 (one.md:7); 2 (other.md:7)")
-    (alone,) = check_recommended([one]).problems
+    assert problem.message.startswith("gunicorn.workers is disputed: 3 (one.md:7); 2 (other.md:7). who says which")
+    (alone,) = check_recommended([one], source=source).problems
     assert "the documents now agree: settle it" in alone.message
     seven = write(tmp_path, "seven.md", "```python\n# gunicorn.conf.py\nworkers = 7\n```\n")
-    assert any(p.check == CHECK and "2 or 3 (disputed)" in p.message for p in check_recommended([seven]).problems)
+    assert any(p.check == CHECK and "2 or 3 (disputed)" in p.message
+               for p in check_recommended([seven], source=source).problems)
+
+
+def test_the_settled_source_has_no_dispute() -> None:
+    assert RECOMMENDED.disputed() == {}
 
 
 def test_a_waived_line_is_listed_and_not_compared(tmp_path) -> None:

@@ -51,9 +51,9 @@ class Params(DrillParams):
     heartbeat_block_s: float = 4.0
     heartbeat_repeats: int = MIN_HEARTBEAT_REQUESTS
     # The service and the proxy.
-    workers: int = 2
-    pool_min_size: int = 2
-    pool_max_size: int = 4
+    workers: int = RECOMMENDED.gunicorn.workers
+    pool_min_size: int = RECOMMENDED.app.pool_min_size
+    pool_max_size: int = RECOMMENDED.app.pool_max_size
     pool_timeout_s: float = scaled_s(RECOMMENDED.app.pool_timeout_s)
     gunicorn_keepalive_s: int = scaled_whole_s(RECOMMENDED.gunicorn.keepalive_s)
     gunicorn_graceful_timeout_s: int = scaled_whole_s(RECOMMENDED.gunicorn.graceful_timeout_s)
