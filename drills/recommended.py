@@ -167,6 +167,31 @@ class Client:
 
 
 @dataclass(frozen=True)
+class Retry:
+    """retries-backoff.md: each kind of failure is retried at one layer only, a few times, within a
+    budget, after a fully jittered backoff. The HTTP caller retries connect errors and 429/502/503;
+    the app re-runs a whole transaction after 40001/40P01; nginx retries only what never reached the
+    service (``Proxy.proxy_next_upstream``)."""
+
+    #: Attempts per request at the layer that retries, the first included (urllib3 ``Retry(total=2)``,
+    #: tenacity ``stop_after_attempt(3)``); the SRE book's "up to three attempts".
+    attempts: int = 3
+    #: Retries add at most this share to first attempts (the SRE book's 10 % per client): every
+    #: request earns this many tokens, every retry spends one.
+    budget_ratio: float = 0.1
+    #: The bucket's size (and its start): retries a quiet client may spend at once.
+    budget_burst: int = 10
+    #: ``uniform(0, min(cap, base × 2^(retry − 1)))`` (Brooker's "Full Jitter").
+    jitter: str = "full"
+    #: An HTTP caller's backoff; a Retry-After is waited out first, and one above the cap is an answer.
+    client_backoff_base_s: float = 1.0
+    client_backoff_cap_s: float = 20.0
+    #: The app re-running a transaction: all three attempts fit the 8 s request budget.
+    transaction_backoff_base_s: float = 0.05
+    transaction_backoff_cap_s: float = 1.0
+
+
+@dataclass(frozen=True)
 class Recommended:
     """Every group; ``RECOMMENDED.flat()`` names each setting ``group.field``."""
 
@@ -178,6 +203,7 @@ class Recommended:
     kubernetes: Kubernetes = field(default_factory=Kubernetes)
     alb: Alb = field(default_factory=Alb)
     client: Client = field(default_factory=Client)
+    retry: Retry = field(default_factory=Retry)
 
     def flat(self) -> dict[str, Setting]:
         """``{"proxy.proxy_read_timeout_s": 20.0, …}``, in declaration order."""

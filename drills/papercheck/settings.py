@@ -27,6 +27,7 @@ from .units import (
     count,
     float_seconds,
     nginx_seconds,
+    plain_number,
     postgres_seconds,
     prose_seconds,
     text_value,
@@ -156,6 +157,22 @@ _GUNICORN: dict[str, tuple[str, Parse]] = {
 _POOL: dict[str, tuple[str, Parse]] = {
     "min_size": ("app.pool_min_size", count), "max_size": ("app.pool_max_size", count),
     "timeout": ("app.pool_timeout_s", float_seconds), "max_waiting": ("app.pool_max_waiting", count)}
+#: Module-level constants a paper's Python sets (``RETRY_ATTEMPTS = 3``).
+_CONSTANTS: dict[str, tuple[str, Parse]] = {
+    "REQUEST_BUDGET_S": ("app.request_budget_s", float_seconds),
+    "RETRY_ATTEMPTS": ("retry.attempts", count),
+    "RETRY_BUDGET_RATIO": ("retry.budget_ratio", plain_number),
+    "RETRY_BUDGET_BURST": ("retry.budget_burst", count),
+    "CLIENT_BACKOFF_BASE_S": ("retry.client_backoff_base_s", float_seconds),
+    "CLIENT_BACKOFF_CAP_S": ("retry.client_backoff_cap_s", float_seconds),
+    "TX_BACKOFF_BASE_S": ("retry.transaction_backoff_base_s", float_seconds),
+    "TX_BACKOFF_CAP_S": ("retry.transaction_backoff_cap_s", float_seconds)}
+#: urllib3's ``Retry(...)`` (and a subclass named ``…Retry``): ``total`` counts retries, the
+#: recommendation attempts; ``backoff_factor`` and ``backoff_max`` are the HTTP caller's backoff.
+_URLLIB3_RETRY: dict[str, tuple[str, Parse]] = {
+    "total": ("retry.attempts", lambda text: _plus_one(count(text))),
+    "backoff_factor": ("retry.client_backoff_base_s", float_seconds),
+    "backoff_max": ("retry.client_backoff_cap_s", float_seconds)}
 #: libpq conninfo keywords: connect_timeout and the keepalives in seconds, tcp_user_timeout in ms.
 _CONNINFO: dict[str, tuple[str, Parse]] = {
     "connect_timeout": ("libpq.connect_timeout_s", whole_seconds),
@@ -196,19 +213,35 @@ def python_settings(block: Block) -> _Collector:
                 continue
             if gunicorn and name in _GUNICORN:
                 out.add(_GUNICORN[name][0], value, statement.lineno - 1, _GUNICORN[name][1])
-            elif name == "REQUEST_BUDGET_S":
-                out.add("app.request_budget_s", value, statement.lineno - 1, float_seconds)
+            elif name in _CONSTANTS:
+                out.add(_CONSTANTS[name][0], value, statement.lineno - 1, _CONSTANTS[name][1])
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         callee = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
         if callee.endswith("ConnectionPool"):
             _pool_call(out, node)
+        elif callee.endswith("Retry"):
+            _keywords(out, node, _URLLIB3_RETRY)
+        elif callee == "stop_after_attempt" and len(node.args) == 1 \
+                and (value := _literal(node.args[0])) is not None:
+            out.add("retry.attempts", value, node.args[0].lineno - 1, count)
         elif callee == "open":
             for keyword in node.keywords:
                 if keyword.arg == "timeout" and (value := _literal(keyword.value)) is not None:
                     out.add("app.pool_open_timeout_s", value, keyword.value.lineno - 1, float_seconds)
     return out
+
+
+def _plus_one(value: int | str) -> int | str:
+    """urllib3's ``total`` (retries) as attempts; text that is no count stays text."""
+    return value + 1 if isinstance(value, int) else value
+
+
+def _keywords(out: _Collector, node: ast.Call, table: dict[str, tuple[str, Parse]]) -> None:
+    for keyword in node.keywords:
+        if keyword.arg in table and (value := _literal(keyword.value)) is not None:
+            out.add(table[keyword.arg][0], value, keyword.value.lineno - 1, table[keyword.arg][1])
 
 
 def _pool_call(out: _Collector, node: ast.Call) -> None:

@@ -97,6 +97,14 @@ def float_seconds(text: str) -> float:
         raise UnitError(f"'{text}' is not a number of seconds") from exc
 
 
+def plain_number(text: str) -> float:
+    """A plain number without a unit (a ratio: ``0.1``)."""
+    try:
+        return float(text.strip().strip("'\""))
+    except ValueError as exc:
+        raise UnitError(f"'{text}' is not a number") from exc
+
+
 def text_value(text: str) -> str:
     """A name or a list of words, quotes dropped and spaces collapsed."""
     return " ".join(text.strip().strip("'\"").split())

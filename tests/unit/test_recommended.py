@@ -12,7 +12,16 @@ import pytest
 from drills.papercheck import check_recommended, manifest_files
 from drills.papercheck.k8s import _ENV, _GUNICORN_ARGS, _INGRESS_NGINX
 from drills.papercheck.recommended import DISAGREE
-from drills.papercheck.settings import _CONNINFO, _GUNICORN, _NGINX, _POOL, CHECK, TABLE_SETTINGS
+from drills.papercheck.settings import (
+    _CONNINFO,
+    _CONSTANTS,
+    _GUNICORN,
+    _NGINX,
+    _POOL,
+    _URLLIB3_RETRY,
+    CHECK,
+    TABLE_SETTINGS,
+)
 from drills.papercheck.units import (
     UnitError,
     ingress_seconds,
@@ -74,6 +83,9 @@ pool = AsyncConnectionPool(
     check=AsyncConnectionPool.check_connection,
 )
 await pool.open(wait=True, timeout=10.0)
+RETRY_ATTEMPTS = 3
+RETRY_BUDGET_RATIO = 0.1
+retry = Retry(total=2, status_forcelist=(429, 502, 503), backoff_factor=1.0, backoff_max=20.0)
 ```
 """
 YAML = """\
@@ -160,6 +172,8 @@ PLANTED = [
     ("python", "timeout=2.0,", "timeout=30.0,", "app.pool_timeout_s", "30 s", "2 s"),
     ("python", "max_waiting=16", "max_waiting=0", "app.pool_max_waiting", "0", "16"),
     ("python", "tcp_user_timeout=8000", "tcp_user_timeout=8", "libpq.tcp_user_timeout_s", "0.008 s", "8 s"),
+    ("python", "RETRY_BUDGET_RATIO = 0.1", "RETRY_BUDGET_RATIO = 0.5", "retry.budget_ratio", "0.5", "0.1"),
+    ("python", "total=2", "total=4", "retry.attempts", "5", "3"),  # urllib3 counts retries, not attempts
     ("yaml", "terminationGracePeriodSeconds: 40", "terminationGracePeriodSeconds: 30",
      "kubernetes.termination_grace_period_s", "30 s", "40 s"),
     ("yaml", "proxy-read-timeout: \"20\"", "proxy-read-timeout: \"60\"", "proxy.proxy_read_timeout_s", "60 s", "20 s"),
@@ -245,7 +259,7 @@ def test_a_manifest_and_its_gunicorn_args_are_read(tmp_path) -> None:
 
 def test_every_setting_a_reader_maps_to_is_in_the_source() -> None:
     keys = set(RECOMMENDED.flat())
-    maps = [_NGINX, _GUNICORN, _POOL, _CONNINFO, _INGRESS_NGINX, _ENV, _GUNICORN_ARGS]
+    maps = [_NGINX, _GUNICORN, _POOL, _CONSTANTS, _URLLIB3_RETRY, _CONNINFO, _INGRESS_NGINX, _ENV, _GUNICORN_ARGS]
     targets = {key for table in maps for key, _ in table.values()} | set(TABLE_SETTINGS.values())
     assert targets <= keys, targets - keys
 
