@@ -112,6 +112,13 @@ class RetryPolicy:
         return cls(attempts=attempts, backoff_base_s=backoff_s, backoff_cap_s=backoff_s, jitter="none",
                    statuses=frozenset({500, 502, 503, 504}), methods="all", retry_timeouts=True)
 
+    def settings(self) -> dict[str, object]:
+        """What the drill's client runs with, for the findings' settings table (no component reports it)."""
+        return {"attempts": self.attempts, "backoff_base_s": self.backoff_base_s, "backoff_cap_s": self.backoff_cap_s,
+                "jitter": self.jitter, "budget_ratio": self.budget_ratio, "budget_burst": self.budget_burst,
+                "statuses": ",".join(map(str, sorted(self.statuses))), "methods": self.methods,
+                "retry_timeouts": self.retry_timeouts}
+
     def budget(self) -> RetryBudget:
         return RetryBudget(self.budget_ratio, self.budget_burst)
 

@@ -71,11 +71,13 @@ def run_drill(spec: DrillSpec[P, M], params: P, run_dir: Path | str, progress: P
                 say(f"  {name}: {'stack' if deployment.owned else 'target'} ready in {deployment.ready_s:.2f} s "
                     f"({deployment.describe()})")
                 settings[name] = {**(spec.describe(params, name) if spec.describe else {}), **deployment.read_back()}
+                if target is None and stack.client_retry is not None:
+                    settings[name]["client"] = stack.client_retry.settings()
                 components = components or deployment.component_versions()
                 for run in (configuration.measurements if falsifier is None
                             else falsifier.measurements(configuration.measurements)):
                     where = f"configuration {index}/{len(configurations)} ({name}), measuring {run}"
-                    measuring = Measuring(deployment, params, name, run, say)
+                    measuring = Measuring(deployment, params, name, run, say, stack=stack if target is None else None)
                     runs[run] = spec.measure(measuring)
                     measuring = None
             say(f"  {name}: {'stack stopped' if target is None else 'done'}")

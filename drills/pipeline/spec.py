@@ -57,6 +57,8 @@ class Measuring(Generic[P]):
     say: Progress
     #: JSON-ready rows a measurement keeps as it goes: saved if the run stops midway.
     kept: list[dict[str, Any]] = field(default_factory=list)
+    #: The stack this configuration started (a falsifier's harmful one in its slot); None on a target.
+    stack: StackConfig | None = None
 
     def load_caps(self) -> dict[str, Any]:
         """LoadPlan's guard arguments: the allow-list, and the deployment's caps on load."""

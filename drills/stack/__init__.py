@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 
 from ..deployment import EVERYTHING, Capability, LogSource, ReadBack
+from ..retry_policy import RetryPolicy
 from .binaries import find_nginx, find_postgres
 from .http import Endpoint
 from .leftovers import sweep
@@ -55,6 +56,9 @@ class StackConfig:
     service: ServiceConfig = field(default_factory=ServiceConfig)
     proxy: ProxyConfig = field(default_factory=ProxyConfig)
     replicas: int = 1
+    #: How the drill's own client retries: the caller is a layer of the configuration under test
+    #: (retries-backoff.md), so a falsifier can swap it like any setting. None: it never retries.
+    client_retry: RetryPolicy | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.replicas <= MAX_REPLICAS:
