@@ -26,7 +26,9 @@ from drills.recommended import RECOMMENDED
     ({"storm_fault_hold_s": 0.06}, "storm_fault_hold_s"),  # a fault that overloads nothing
     ({"storm_hold_s": 0.2, "storm_fault_hold_s": 0.3}, "storm_hold_s"),  # no room to recover with a budget
     ({"recovery_limit_s": 7.0}, "recovery_limit_s + recovery_hold_s"),
-    ({"naive_app_attempts": 5, "statement_timeout_s": 0.4, "fault_delay_s": 1.0}, "naive_app_attempts"),
+    ({"naive_app_attempts": 5, "statement_timeout_s": 0.6, "fault_delay_s": 1.0}, "naive_app_attempts"),
+    ({"lock_timeout_s": 0.5}, "lock_timeout_s + 0.05"),  # a lock wait cut as a slow statement
+    ({"deadlock_timeout_s": 0.4}, "deadlock_timeout_s + 0.05"),
     ({"configurations": "recommended,storm"}, "configurations"),
 ])
 def test_bad_parameters_are_refused_by_name(changes: dict[str, object], named: str) -> None:

@@ -118,7 +118,9 @@ def parse_ledgers(texts: list[str], tags: set[str] | None = None) -> list[DbAtte
             if not line.strip():
                 continue
             row = json.loads(line)
-            if "app_attempt" not in row or (tags is not None and row["tag"] not in tags):
+            # Not a database attempt: a handler's own line (the other drills'), or an attempt that
+            # never got a connection ("db": false; the server's sequence does not count it either).
+            if "app_attempt" not in row or not row.get("db", True) or (tags is not None and row["tag"] not in tags):
                 continue
             out.append(DbAttempt(tag=row["tag"], client_attempt=int(row.get("client_attempt") or 1),
                                  app_attempt=int(row["app_attempt"]), pid=int(row["pid"]), replica=replica,

@@ -16,7 +16,7 @@ from ...deployment import Deployment
 from ...stack.postgres import EXEMPT_FROM_TIMEOUTS
 
 #: The counters the conflict endpoints use: one incremented, two locked in opposite orders.
-COUNTER, DEADLOCK = "drill", "d"
+COUNTER, DEADLOCK = "c", "d"  # the endpoints' default names
 #: nginx error-log messages a measurement names requests by (``connect() failed (111: Connection
 #: refused)`` when the dead port refuses; a worker killed mid-request: the upstream closed early).
 _EVENTS = {"connect() failed (111": "connect-refused", "upstream prematurely closed connection": "premature-close"}
