@@ -141,7 +141,15 @@ class RequestMetrics:
             metrics.IN_FLIGHT.inc()
         try:
             # Bodies here are small and already built: joining them keeps the timing in this frame.
-            return [b"".join(self.inner(environ, watch))]
+            body = self.inner(environ, watch)
+            try:
+                return [b"".join(body)]
+            finally:
+                # The server would call close(); Django sends request_finished from it, which
+                # hands the request's connection back to the pool.
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
         finally:
             if counted:
                 metrics.IN_FLIGHT.dec()

@@ -210,3 +210,26 @@ def test_gunicorn_json_records_threads_and_the_class_gunicorn_will_run(tmp_path,
     gunicorn_hooks.on_starting(SimpleNamespace(cfg=cfg))
     knobs = json.loads((tmp_path / "gunicorn.json").read_text())
     assert (knobs["worker_class"], knobs["threads"], knobs["worker_connections"]) == ("gthread", 3, 1000)
+
+
+def test_the_wsgi_middleware_counts_the_status_and_closes_the_body() -> None:
+    """Django hands a request's connection back to its pool from the body's close()."""
+    from drills.app import metrics
+    from drills.app.wsgi_common import RequestMetrics
+
+    closed = []
+
+    class Body(list):
+        def close(self) -> None:
+            closed.append(True)
+
+    def app(environ, start_response):
+        start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+        return Body([b'{"error": ', b'"pool_timeout"}'])
+
+    seen = []
+    wrapped = RequestMetrics(app, ["/work"])
+    before = metrics.REQUESTS.labels(route="/work", status="503")._value.get()
+    body = wrapped({"PATH_INFO": "/work"}, lambda status, headers: seen.append(status))
+    assert body == [b'{"error": "pool_timeout"}'] and seen == ["503 Service Unavailable"] and closed == [True]
+    assert metrics.REQUESTS.labels(route="/work", status="503")._value.get() == before + 1
