@@ -45,7 +45,8 @@ def config(framework: str, worker_class: str, threads: int) -> StackConfig:
 
 
 def get_with_headers(port: int, path: str, timeout_s: float = 10.0) -> tuple[HttpResult, dict[str, str]]:
-    """http_get keeps only the Server header; the drills' parsers read these too."""
+    """http_get keeps only the Server header; the drills' parsers read these too. Header names
+    lowercased: Starlette sends ``server-timing``, Werkzeug and Django ``Server-Timing``."""
     import http.client
 
     started = time.monotonic()
@@ -54,7 +55,8 @@ def get_with_headers(port: int, path: str, timeout_s: float = 10.0) -> tuple[Htt
         conn.request("GET", path, headers={"Connection": "close"})
         response = conn.getresponse()
         body = response.read()
-        return HttpResult(response.status, body, time.monotonic() - started), dict(response.getheaders())
+        headers = {name.lower(): value for name, value in response.getheaders()}
+        return HttpResult(response.status, body, time.monotonic() - started), headers
     finally:
         conn.close()
 
@@ -74,7 +76,7 @@ def test_the_service_behaves_alike_in_each_framework(framework, worker_class, th
         # /work: same headers, same body, a ledger line for its tag.
         ok, headers = get_with_headers(port, "/work?db_s=0.05&tag=shape1")
         assert ok.status == 200, ok.body
-        assert SERVER_TIMING.match(headers["Server-Timing"]), headers
+        assert SERVER_TIMING.match(headers["server-timing"]), headers
         body = json.loads(ok.body)
         assert set(body) == WORK_BODY and body["db_s"] == 0.05
         ledger = "".join(p.read_text() for p in stack.service.state_dir.glob("ledger-*.jsonl"))
@@ -95,14 +97,14 @@ def test_the_service_behaves_alike_in_each_framework(framework, worker_class, th
         db, db_body, db_headers = gave_up(port, "/work?db_s=1")
         assert (db.status, db_body["layer"], db_body["error"], db_body["sqlstate"]) == (
             504, "database", "query_cancelled", "57014")
-        assert db_headers["X-Timeout-Layer"] == "database"
+        assert db_headers["x-timeout-layer"] == "database"
         assert STATEMENT_TIMEOUT_S <= db.elapsed_s < STATEMENT_TIMEOUT_S + 0.2
 
         # The request budget cuts a query that would outlive it (0.4 s in the app, then a query
         # the statement timeout would end at 0.7 s): the app's 504 at 0.6 s.
         app, app_body, app_headers = gave_up(port, "/work?app_s=0.4&db_s=1")
         assert (app.status, app_body["layer"], app_body["error"]) == (504, "app", "request_budget_exceeded")
-        assert app_headers["X-Drills-Error"] == "request_budget_exceeded"
+        assert app_headers["x-drills-error"] == "request_budget_exceeded"
         assert BUDGET_S <= app.elapsed_s < BUDGET_S + 0.2
 
         # Two requests at once on a pool of one: a second in-process request waits POOL_TIMEOUT_S,
@@ -116,17 +118,19 @@ def test_the_service_behaves_alike_in_each_framework(framework, worker_class, th
         assert held.status == 200
         if worker_class == "sync":
             assert late.status == 200 and late.elapsed_s >= 0.15, late
-            waited_ms = float(re.search(r"pool;dur=([\d.]+)", late_headers["Server-Timing"]).group(1))
+            waited_ms = float(re.search(r"pool;dur=([\d.]+)", late_headers["server-timing"]).group(1))
             assert waited_ms < 20
         else:
             late_body = json.loads(late.body)
             assert (late.status, late_body["layer"], late_body["error"]) == (503, "pool", "pool_timeout"), late
-            assert late_headers["X-Timeout-Layer"] == "pool"
+            assert late_headers["x-timeout-layer"] == "pool"
             assert POOL_TIMEOUT_S <= late.elapsed_s < POOL_TIMEOUT_S + 0.15
         metrics = http_get(stack.service.port, "/metrics", timeout_s=5).body.decode()
         assert 'drills_app_gave_up_total{error="query_cancelled",layer="database"} 1.0' in metrics
         assert "drills_pool_wait_seconds_total" in metrics and "drills_http_requests_in_flight" in metrics
 
+        print(f"{framework}-{worker_class}: statement 504 after {db.elapsed_s:.3f} s; budget 504 after "
+              f"{app.elapsed_s:.3f} s; second request on a pool of one: {late.status} after {late.elapsed_s:.3f} s")
         if framework == "fastapi":
             return  # Gunicorn's timeout on Uvicorn workers: FACTS.md §1, the timeout ladder's drill
         # Gunicorn's timeout against a handler blocked for longer than it.
@@ -136,14 +140,18 @@ def test_the_service_behaves_alike_in_each_framework(framework, worker_class, th
         if worker_class == "sync":
             # Aborted: SIGABRT -> SystemExit in the handler -> Gunicorn's own 500, passed on by nginx.
             assert blocked.status == 500 and b"Internal Server Error" in blocked.body, blocked
-            assert "X-Timeout-Layer" not in blocked_headers
+            assert "x-timeout-layer" not in blocked_headers
             assert GUNICORN_TIMEOUT_S <= blocked.elapsed_s < GUNICORN_TIMEOUT_S + ARBITER_TICK_S, blocked
             assert "WORKER TIMEOUT" in log and "SystemExit" in log
+            # The master boots a new worker, which opens its pool and answers again.
+            deadline = time.monotonic() + 10
+            while (after := http_get(stack.service.port, "/readyz", timeout_s=2)).status != 200:
+                assert time.monotonic() < deadline, "no worker came back after the abort"
+                time.sleep(0.1)
+            assert json.loads(after.body)["pid"] != body["pid"]
         else:
             # Not aborted: gthread's main thread keeps telling the arbiter it is alive.
             assert blocked.status == 200 and json.loads(blocked.body)["blocked_s"] == block_s
             assert block_s <= blocked.elapsed_s < block_s + 0.3
             assert "WORKER TIMEOUT" not in log
-        print(f"{framework}-{worker_class}: /block?s={block_s} -> {blocked.status} after {blocked.elapsed_s:.2f} s; "
-              f"pool 503 after {late.elapsed_s:.3f} s; statement 504 after {db.elapsed_s:.3f} s; "
-              f"budget 504 after {app.elapsed_s:.3f} s")
+        print(f"{framework}-{worker_class}: /block?s={block_s} -> {blocked.status} after {blocked.elapsed_s:.2f} s")
