@@ -127,7 +127,8 @@ def _raw(conn: sqlalchemy.Connection) -> psycopg.Connection[Any]:
 
 def _open_pool() -> None:
     """Open ``pool_min_size`` connections before the worker says it is ready (psycopg_pool's
-    ``open(wait=True)``; a QueuePool starts empty)."""
+    ``open(wait=True)``; a QueuePool starts empty). Bounded by psycopg's ``connect_timeout`` per
+    connection (130 s when unset, FACTS-wsgi §3), not by ``pool_open_timeout_s``."""
     with contextlib.ExitStack() as held:
         for _ in range(settings.pool_min_size):
             held.enter_context(engine.connect())
