@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 GUNICORN_KNOBS = (
-    "workers", "worker_class", "timeout", "graceful_timeout", "keepalive", "backlog",
-    "max_requests", "bind",
+    "workers", "worker_class", "threads", "worker_connections", "timeout", "graceful_timeout", "keepalive",
+    "backlog", "max_requests", "bind",
 )
 UVICORN_KNOBS = (
     "timeout_keep_alive", "timeout_notify", "timeout_graceful_shutdown", "limit_concurrency",
@@ -52,7 +52,10 @@ def _clear_multiprocess_dir() -> None:
 
 def on_starting(server: Any) -> None:
     _clear_multiprocess_dir()
-    _write("gunicorn.json", {name: server.cfg.settings[name].get() for name in GUNICORN_KNOBS})
+    knobs = {name: server.cfg.settings[name].get() for name in GUNICORN_KNOBS}
+    # What Gunicorn will run: `sync` with threads > 1 silently becomes gthread (FACTS-wsgi §1).
+    knobs["worker_class"] = server.cfg.worker_class_str
+    _write("gunicorn.json", knobs)
 
 
 def post_worker_init(worker: Any) -> None:

@@ -12,24 +12,14 @@ Endpoints let a drill put a delay at each layer:
 * ``GET /healthz`` (liveness, no database) and ``GET /readyz`` (borrows a pool connection).
 * ``GET /metrics`` (Prometheus text, all workers) and ``GET /config`` (effective knobs, read back).
 
-When the service gives up, the status code says how and the JSON body names the layer:
-
-=========================== ====== ========== ===========================
-cause                       status layer      error
-=========================== ====== ========== ===========================
-statement_timeout (57014)   504    database   query_cancelled
-the app's request budget    504    app        request_budget_exceeded
-pool wait timeout           503    pool       pool_timeout
-pool queue full             503    pool       pool_queue_full
-server unreachable, 53300   503    database   database_unavailable
-=========================== ====== ========== ===========================
+When the service gives up, the status code says how and the JSON body names the layer: the
+table in ``outcomes.py``, shared with the Flask and Django apps (``flask_app.py``, ``django_app.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -39,22 +29,14 @@ import psycopg
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from psycopg import errors as pg_errors
-from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
 
-from . import metrics
+from . import metrics, outcomes
+from .outcomes import BudgetExceeded, GaveUp
 from .settings import AppSettings
+from .work import MAX_DELAY_S, SESSION_SETTINGS, TAG_PATTERN, ledger, mark_ready, server_timing, show_query, work_query
 
-# Values are validated by FastAPI before they reach SQL: the tag goes into a comment.
-TAG_PATTERN = r"^[A-Za-z0-9_-]{0,64}$"
 STATS_INTERVAL_S = 0.25
-
-
-class BudgetExceeded(Exception):
-    """The request ran past the app's request budget."""
-
-    def __init__(self, budget_s: float) -> None:
-        self.budget_s = budget_s
 
 
 class State:
@@ -82,8 +64,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     await pool.open(wait=True, timeout=settings.pool_open_timeout_s)
     state.settings, state.pool = settings, pool
     sampler = asyncio.create_task(_sample_pool_stats(pool))
-    ready_file = settings.state_dir / f"worker-{os.getpid()}.ready"
-    ready_file.write_text(str(time.time()))
+    ready_file = mark_ready(settings.state_dir)
     try:
         yield
     finally:
@@ -103,8 +84,8 @@ app = FastAPI(title="drills service under test", lifespan=lifespan)
 @app.get("/work")
 async def work(
     response: Response,
-    app_s: float = Query(0.0, ge=0.0, le=600.0),
-    db_s: float = Query(0.0, ge=0.0, le=600.0),
+    app_s: float = Query(0.0, ge=0.0, le=MAX_DELAY_S),
+    db_s: float = Query(0.0, ge=0.0, le=MAX_DELAY_S),
     tag: str = Query("", pattern=TAG_PATTERN),
 ) -> dict[str, Any]:
     started, outcome = time.time(), "ok"
@@ -116,21 +97,20 @@ async def work(
             asked = time.perf_counter()
             async with state.pool.connection() as conn:
                 waited_ms = (time.perf_counter() - asked) * 1000
-                query = sql.SQL("SELECT pg_sleep(%s) /* drill:{} */").format(sql.SQL(tag))
-                await conn.execute(query, [db_s])
+                await conn.execute(work_query(tag), [db_s])
     except BaseException as exc:
         outcome = type(exc).__name__
         raise
     finally:
         if tag:
-            _ledger(tag, started, outcome)
+            ledger(state.settings.state_dir, tag, started, outcome)
     handler_ms = (time.perf_counter() - began) * 1000
-    response.headers["Server-Timing"] = f"pool;dur={waited_ms:.2f}, handler;dur={handler_ms:.2f}"
+    response.headers["Server-Timing"] = server_timing(waited_ms, handler_ms)
     return {"app_s": app_s, "db_s": db_s, "pid": os.getpid(), "elapsed_s": time.time() - started}
 
 
 @app.get("/block")
-async def block(s: float = Query(..., ge=0.0, le=600.0)) -> dict[str, Any]:
+async def block(s: float = Query(..., ge=0.0, le=MAX_DELAY_S)) -> dict[str, Any]:
     # Deliberately blocks the event loop: no heartbeat reaches Gunicorn's master meanwhile.
     time.sleep(s)
     return {"blocked_s": s, "pid": os.getpid()}
@@ -158,28 +138,17 @@ async def config() -> dict[str, Any]:
     """The knobs this worker runs with, read back from the pool and the database session."""
     async with state.pool.connection() as conn:
         session = {}
-        for name in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"):
-            cur = await conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name)))
+        for name in SESSION_SETTINGS:
+            cur = await conn.execute(show_query(name))
             row = await cur.fetchone()
             session[name] = row[0] if row else None
     return {
         "pid": os.getpid(),
+        "framework": "fastapi",
         "app": state.settings.public(),
         "pool": state.pool.get_stats(),
         "database_session": session,
     }
-
-
-def _ledger(tag: str, started_at: float, outcome: str) -> None:
-    """Record when a tagged request's handler really ended, whatever the client saw.
-
-    This is how a drill sees work that outlives a proxy's 504: the handler is not cancelled when
-    the client (or nginx) goes away. One small append per tagged request; O_APPEND keeps lines whole.
-    """
-    line = json.dumps({"tag": tag, "pid": os.getpid(), "started_at": started_at,
-                       "ended_at": time.time(), "outcome": outcome})
-    with open(state.settings.state_dir / f"ledger-{os.getpid()}.jsonl", "a", encoding="utf-8") as ledger:
-        ledger.write(line + "\n")
 
 
 # -- giving up, with the layer named ------------------------------------------------------------
@@ -204,21 +173,17 @@ async def _request_budget() -> AsyncIterator[None]:
 
 
 def _gave_up(status: int, layer: str, error: str, detail: str, **extra: Any) -> JSONResponse:
-    metrics.GAVE_UP.labels(layer=layer, error=error).inc()
-    # The header lets a proxy log the layer ($upstream_http_x_timeout_layer) without parsing bodies.
-    return JSONResponse(
-        {"error": error, "layer": layer, "detail": detail, **extra}, status_code=status,
-        headers={"X-Timeout-Layer": layer, "X-Drills-Error": error},
-    )
+    return _answer(GaveUp(status, layer, error, detail, extra))
+
+
+def _answer(gave_up: GaveUp) -> JSONResponse:
+    gave_up.count()
+    return JSONResponse(gave_up.body(), status_code=gave_up.status, headers=gave_up.headers())
 
 
 @app.exception_handler(BudgetExceeded)
 async def _budget_exceeded(_: Request, exc: BudgetExceeded) -> JSONResponse:
-    return _gave_up(
-        504, "app", "request_budget_exceeded",
-        f"request budget of {exc.budget_s:g} s exceeded; the running query was cancelled",
-        budget_s=exc.budget_s,
-    )
+    return _answer(outcomes.budget_exceeded(exc.budget_s))
 
 
 @app.exception_handler(pg_errors.QueryCanceled)

@@ -1,4 +1,5 @@
-"""The service under test: ``drills.app.main:app`` on Gunicorn with Uvicorn workers."""
+"""The service under test on Gunicorn: the FastAPI app on Uvicorn workers, or the Flask or Django
+app on ``sync`` or ``gthread`` workers (``ServiceConfig.framework``, ``worker_class``, ``threads``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,27 @@ from pathlib import Path
 from typing import Any
 
 from ..app.settings import AppSettings, AppTuning
+from ..errors import ParameterError
 from .http import http_get
 from .ports import LOOPBACK
 from .process import Component, ManagedProcess
+
+#: The worker classes each framework's users run on Gunicorn (FACTS-wsgi §1): FastAPI on Uvicorn
+#: workers; Flask and Django (WSGI) on ``sync`` or ``gthread``. The first is the default.
+WORKER_CLASSES: dict[str, tuple[str, ...]] = {
+    "fastapi": ("uvicorn",),
+    "flask": ("sync", "gthread"),
+    "django": ("sync", "gthread"),
+}
+#: What Gunicorn imports for each framework.
+APP_TARGETS = {
+    "fastapi": "drills.app.main:app",
+    "flask": "drills.app.flask_app:app",
+    "django": "drills.app.django_app:application",
+}
+#: Gunicorn's ``--worker-class`` for each of ours.
+GUNICORN_WORKER_CLASSES = {"uvicorn": "uvicorn_worker.UvicornWorker", "sync": "sync", "gthread": "gthread"}
+MAX_THREADS = 64
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +44,13 @@ class ServiceConfig(AppTuning):
     validates them as integers); psycopg_pool's timeout and the request budget are floats.
     """
 
+    #: Which app Gunicorn runs: ``fastapi``, ``flask`` or ``django``.
+    framework: str = "fastapi"
+    #: Gunicorn worker class, one of ``WORKER_CLASSES[framework]``; empty means the framework's
+    #: first (``uvicorn`` for fastapi, ``sync`` for flask and django).
+    worker_class: str = ""
+    #: Threads per worker: only ``gthread`` uses them (Gunicorn's ``--threads``).
+    threads: int = 1
     workers: int = 2
     #: Gunicorn's heartbeat limit: how long a worker's event loop may stay blocked.
     gunicorn_timeout_s: int = 30
@@ -32,6 +58,45 @@ class ServiceConfig(AppTuning):
     #: Gunicorn ``keepalive``, mapped by UvicornWorker to uvicorn's ``timeout_keep_alive``.
     keepalive_s: int = 5
     start_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        """Refuse a framework, worker class or thread count Gunicorn would not run as asked, before
+        any process starts (raises ``ParameterError`` naming the parameter and what is allowed)."""
+        if self.framework not in WORKER_CLASSES:
+            raise ParameterError("framework", self.framework, f"one of {', '.join(WORKER_CLASSES)}")
+        allowed = WORKER_CLASSES[self.framework]
+        if not self.worker_class:
+            object.__setattr__(self, "worker_class", allowed[0])  # frozen: resolved once, here
+        if self.worker_class not in allowed:
+            raise ParameterError("worker_class", self.worker_class,
+                                 f"with framework={self.framework}: one of {', '.join(allowed)}")
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or not 1 <= self.threads <= MAX_THREADS:
+            raise ParameterError("threads", self.threads, f"an integer 1–{MAX_THREADS}")
+        if self.threads > 1 and self.worker_class != "gthread":
+            # Gunicorn silently runs sync with threads > 1 as gthread; uvicorn ignores threads.
+            raise ParameterError("threads", self.threads,
+                                 f"must be 1 with worker_class={self.worker_class}; threads > 1 needs gthread")
+        if self.framework == "flask":
+            self._check_queue_pool()
+
+    def _check_queue_pool(self) -> None:
+        """The knobs SQLAlchemy's QueuePool can express (drills.app.flask_app)."""
+        if self.pool_min_size < 1:  # pool_size=0 means "no limit" to SQLAlchemy
+            raise ParameterError("pool_min_size", self.pool_min_size, "at least 1 with framework=flask (QueuePool)")
+        if self.pool_max_size < self.pool_min_size:
+            raise ParameterError("pool_max_size", self.pool_max_size,
+                                 f"at least pool_min_size={self.pool_min_size} (max_overflow would be negative)")
+        if self.pool_max_waiting != 0:
+            raise ParameterError("pool_max_waiting", self.pool_max_waiting,
+                                 "must be 0 with framework=flask: QueuePool's queue has no bound")
+
+    @property
+    def app_target(self) -> str:
+        return APP_TARGETS[self.framework]
+
+    @property
+    def gunicorn_worker_class(self) -> str:
+        return GUNICORN_WORKER_CLASSES[self.worker_class]
 
 
 class Service(Component):
@@ -67,10 +132,11 @@ class Service(Component):
         env.update(settings.to_env())
         env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / "metrics")
         argv = [
-            sys.executable, "-m", "gunicorn", "drills.app.main:app",
+            sys.executable, "-m", "gunicorn", c.app_target,
             "--config", "python:drills.app.gunicorn_hooks",
-            "--worker-class", "uvicorn_worker.UvicornWorker",
+            "--worker-class", c.gunicorn_worker_class,
             "--workers", str(c.workers),
+            "--threads", str(c.threads),
             "--bind", f"{LOOPBACK}:{self.port}",
             "--timeout", str(c.gunicorn_timeout_s),
             "--graceful-timeout", str(c.graceful_timeout_s),
@@ -87,19 +153,27 @@ class Service(Component):
     def _all_workers_ready(self) -> bool:
         # Gunicorn's master listens before any worker has booted, and a worker is only useful
         # once its pool is open: each worker drops a file then; /readyz proves a round trip.
+        # The files, not /readyz, count the workers: a busy sync worker cannot answer.
         ready = list(self.state_dir.glob("worker-*.ready"))
         if len(ready) < self.config.workers:
             return False
         return http_get(self.port, "/readyz", timeout_s=2.0).status == 200
 
     def effective_settings(self) -> dict[str, Any]:
-        """What Gunicorn, the Uvicorn worker and the app actually run with (read back)."""
+        """What Gunicorn, the Uvicorn worker (fastapi only) and the app actually run with (read
+        back): ``gunicorn`` (workers, worker_class, threads, timeout, …), ``uvicorn`` (None for
+        WSGI), ``app`` (its /config: knobs, pool statistics, ``pool_config`` for flask and django,
+        database session), and ``framework``/``worker_class``/``threads`` from those readings."""
         result: dict[str, Any] = {}
         for name in ("gunicorn", "uvicorn"):
             path = self.state_dir / f"{name}.json"
             result[name] = json.loads(path.read_text()) if path.exists() else None
         response = http_get(self.port, "/config", timeout_s=5.0)
         result["app"] = json.loads(response.body) if response.status == 200 else None
+        gunicorn = result["gunicorn"] or {}
+        result["framework"] = (result["app"] or {}).get("framework")
+        result["worker_class"] = gunicorn.get("worker_class")
+        result["threads"] = gunicorn.get("threads")
         return result
 
     def log_text(self) -> str:
