@@ -11,9 +11,24 @@ Endpoints let a drill put a delay at each layer:
 * ``GET /block?s=`` blocks the event loop with ``time.sleep`` (what Gunicorn's timeout is for).
 * ``GET /healthz`` (liveness, no database) and ``GET /readyz`` (borrows a pool connection).
 * ``GET /metrics`` (Prometheus text, all workers) and ``GET /config`` (effective knobs, read back).
+* The retry drill's endpoints (``/flaky``, ``/items``, ``/orders``, ``/counter/…``): see
+  ``retry_endpoints``; their transactions run through ``attempts.in_transaction``.
 
 When the service gives up, the status code says how and the JSON body names the layer: the
-table in ``outcomes.py``, shared with the Flask and Django apps (``flask_app.py``, ``django_app.py``).
+table in ``outcomes.py``, shared with the Flask and Django apps (``flask_app.py``, ``django_app.py``),
+and for the retry endpoints (FastAPI only):
+
+=========================== ====== ========== ===========================
+cause                       status layer      error
+=========================== ====== ========== ===========================
+40001, 40P01 not retried    409    database   conflict
+25P02 (aborted transaction) 409    database   transaction_aborted
+55P03 on an idempotency key 409    database   idempotency_key_in_progress
+the fault's failing attempt 503    app        injected_failure
+=========================== ====== ========== ===========================
+
+A 409 is final: it is in no caller's retry list (retries-backoff.md, Web Worker). Other
+OperationalErrors (55P03 elsewhere, 57P01, …) keep the catch-all 503.
 """
 
 from __future__ import annotations
@@ -31,20 +46,15 @@ from fastapi.responses import JSONResponse, Response
 from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
 
+from ..retry_policy import RetryBudget
 from . import metrics, outcomes
 from .outcomes import BudgetExceeded, GaveUp
+from .retry_endpoints import InjectedFailure, KeyInProgress, router
+from .runtime import request_budget, state
 from .settings import AppSettings
 from .work import MAX_DELAY_S, SESSION_SETTINGS, TAG_PATTERN, ledger, mark_ready, server_timing, show_query, work_query
 
 STATS_INTERVAL_S = 0.25
-
-
-class State:
-    settings: AppSettings
-    pool: AsyncConnectionPool
-
-
-state = State()
 
 
 @contextlib.asynccontextmanager
@@ -63,6 +73,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     )
     await pool.open(wait=True, timeout=settings.pool_open_timeout_s)
     state.settings, state.pool = settings, pool
+    state.retry_budget = RetryBudget(settings.retry_budget_ratio, settings.retry_budget_burst)
     sampler = asyncio.create_task(_sample_pool_stats(pool))
     ready_file = mark_ready(settings.state_dir)
     try:
@@ -76,6 +87,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 app = FastAPI(title="drills service under test", lifespan=lifespan)
+app.include_router(router)
 
 
 # -- endpoints ----------------------------------------------------------------------------------
@@ -91,7 +103,7 @@ async def work(
     started, outcome = time.time(), "ok"
     began = time.perf_counter()
     try:
-        async with _request_budget():
+        async with request_budget():
             if app_s > 0:
                 await asyncio.sleep(app_s)
             asked = time.perf_counter()
@@ -154,24 +166,6 @@ async def config() -> dict[str, Any]:
 # -- giving up, with the layer named ------------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def _request_budget() -> AsyncIterator[None]:
-    """Enforce the request budget; cancelling the task also cancels a running query.
-
-    psycopg's AsyncConnection sends a server-side cancel when its task is cancelled mid-query,
-    so the query the app abandons does not run on in PostgreSQL.
-    """
-    budget_s = state.settings.request_budget_s
-    if budget_s <= 0:
-        yield
-        return
-    try:
-        async with asyncio.timeout(budget_s):
-            yield
-    except TimeoutError:
-        raise BudgetExceeded(budget_s) from None
-
-
 def _gave_up(status: int, layer: str, error: str, detail: str, **extra: Any) -> JSONResponse:
     return _answer(GaveUp(status, layer, error, detail, extra))
 
@@ -199,6 +193,32 @@ async def _pool_timeout(_: Request, exc: PoolTimeout) -> JSONResponse:
 @app.exception_handler(TooManyRequests)
 async def _pool_queue_full(_: Request, exc: TooManyRequests) -> JSONResponse:
     return _gave_up(503, "pool", "pool_queue_full", str(exc).strip())
+
+
+@app.exception_handler(pg_errors.SerializationFailure)  # 40001, after the app's own attempts
+@app.exception_handler(pg_errors.DeadlockDetected)  # 40P01
+async def _conflict(_: Request, exc: psycopg.OperationalError) -> JSONResponse:
+    # Registered by class: both are OperationalErrors, and Starlette picks the nearest class in the
+    # exception's MRO, so the catch-all 503 below no longer answers them.
+    return _gave_up(409, "database", "conflict", str(exc).strip(), sqlstate=exc.sqlstate)
+
+
+@app.exception_handler(pg_errors.InFailedSqlTransaction)  # 25P02: a statement run in an aborted transaction
+async def _transaction_aborted(_: Request, exc: pg_errors.InFailedSqlTransaction) -> JSONResponse:
+    return _gave_up(409, "database", "transaction_aborted", str(exc).strip(), sqlstate=exc.sqlstate)
+
+
+@app.exception_handler(KeyInProgress)
+async def _key_in_progress(_: Request, exc: KeyInProgress) -> JSONResponse:
+    return _gave_up(409, "database", "idempotency_key_in_progress",
+                    "a request with this Idempotency-Key is in progress (waited lock_timeout)", sqlstate=exc.sqlstate)
+
+
+@app.exception_handler(InjectedFailure)
+async def _injected_failure(_: Request, exc: InjectedFailure) -> JSONResponse:
+    # No Retry-After: the caller's own backoff decides when it comes back (the jitter run).
+    return _gave_up(503, "app", "injected_failure", f"the drill's fault fails client attempt {exc.client_attempt}",
+                    client_attempt=exc.client_attempt)
 
 
 @app.exception_handler(psycopg.OperationalError)

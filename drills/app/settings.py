@@ -7,10 +7,34 @@ Gunicorn's own knobs (workers, timeout, keep-alive) travel as Gunicorn command-l
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Literal, TypeVar, cast, get_args
+
+from ..recommended import RECOMMENDED
 
 PREFIX = "DRILLS_APP_"
+
+#: Which database errors the app answers by running its transaction again (retries-backoff.md,
+#: PostgreSQL-Class Databases):
+#:
+#: * ``none`` — never (the service as it was before the retry drill);
+#: * ``serialization`` — 40001 and 40P01 only, the whole transaction: the paper's policy;
+#: * ``statement`` — 40001 and 40P01, but only the failed statement, again, inside the aborted
+#:   transaction: the falsifier (PostgreSQL answers 25P02, the app 409);
+#: * ``operational`` — any ``psycopg.OperationalError`` (57014, 55P03, PoolTimeout, …), the whole
+#:   transaction: the naive ``except OperationalError: retry`` of Anti-pattern 6.
+RetryOn = Literal["none", "serialization", "statement", "operational"]
+RETRY_ON: tuple[str, ...] = get_args(RetryOn)
+Jitter = Literal["full", "none"]
+JITTERS: tuple[str, ...] = get_args(Jitter)
+
+T = TypeVar("T")
+
+
+class SettingError(ValueError):
+    """A knob with a value the service cannot run with; the message names the knob."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,10 +55,55 @@ class AppTuning:
     #: ``check=AsyncConnectionPool.check_connection``: each connection is tested (one empty query)
     #: as it is handed out, so one the server closed while idle is replaced, not given to a request.
     pool_check: bool = True
+    #: What the app retries (see ``RetryOn``). "none" by default: the service retried nothing before
+    #: the retry drill, and the drills written before it must keep measuring that service.
+    retry_on: RetryOn = "none"
+    #: Transaction attempts per request, the first included (used unless ``retry_on`` is "none").
+    retry_attempts: int = RECOMMENDED.retry.attempts
+    #: Retries add at most this share to the requests of one worker (token bucket); 0: no budget.
+    retry_budget_ratio: float = RECOMMENDED.retry.budget_ratio
+    retry_budget_burst: int = RECOMMENDED.retry.budget_burst
+    #: Backoff before retry k: min(cap, base × 2^(k−1)), drawn from [0, it] with full jitter.
+    retry_backoff_base_s: float = RECOMMENDED.retry.transaction_backoff_base_s
+    retry_backoff_cap_s: float = RECOMMENDED.retry.transaction_backoff_cap_s
+    retry_jitter: Jitter = "full"
+    #: ``POST /orders`` honours ``Idempotency-Key`` (Pattern D: required, stored with the effect,
+    #: replayed). On by default: the endpoint is new, and the paper's pattern is what it is for;
+    #: off is the naive service that ignores the header.
+    idempotency: bool = True
+
+    def __post_init__(self) -> None:
+        if self.retry_on not in RETRY_ON:
+            raise SettingError(f"retry_on={self.retry_on!r}: must be one of {', '.join(RETRY_ON)}")
+        if self.retry_jitter not in JITTERS:
+            raise SettingError(f"retry_jitter={self.retry_jitter!r}: must be one of {', '.join(JITTERS)}")
+        if self.retry_attempts < 1:
+            raise SettingError(f"retry_attempts={self.retry_attempts}: at least 1 (the first attempt)")
+        if self.retry_budget_ratio < 0 or self.retry_budget_burst < 0:
+            raise SettingError(f"retry_budget_ratio={self.retry_budget_ratio}, retry_budget_burst="
+                               f"{self.retry_budget_burst}: both must be ≥ 0")
+        if not 0 <= self.retry_backoff_base_s <= self.retry_backoff_cap_s:
+            raise SettingError(f"retry_backoff_base_s={self.retry_backoff_base_s}, retry_backoff_cap_s="
+                               f"{self.retry_backoff_cap_s}: need 0 ≤ base ≤ cap")
 
     def tuning(self) -> AppTuning:
         """Just the app's knobs (without what a subclass adds)."""
         return AppTuning(**{f.name: getattr(self, f.name) for f in fields(AppTuning)})
+
+
+def _flag(text: str) -> bool:
+    if text not in ("0", "1"):
+        raise ValueError("must be 1 or 0")
+    return text == "1"
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return text
+
+    return parse
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,24 +116,46 @@ class AppSettings(AppTuning):
     state_dir: Path
 
     @classmethod
-    def from_env(cls, environ: os._Environ[str] | dict[str, str] = os.environ) -> AppSettings:
-        def get(name: str, default: str | None = None) -> str:
+    def from_env(cls, environ: os._Environ[str] | Mapping[str, str] = os.environ) -> AppSettings:
+        """Read every knob; a missing required one or a value that does not parse raises
+        :class:`SettingError` naming the variable (a worker that cannot boot says why)."""
+
+        def get(name: str, convert: Callable[[str], T], default: str | None = None) -> T:
             value = environ.get(PREFIX + name, default)
             if value is None:
-                raise RuntimeError(f"{PREFIX}{name} is not set; the service is started by drills.stack.service")
-            return value
+                raise SettingError(f"{PREFIX}{name} is not set; the service is started by drills.stack.service")
+            try:
+                return convert(value)
+            except ValueError as exc:
+                raise SettingError(f"{PREFIX}{name}={value!r}: {exc}") from None
 
-        return cls(
-            conninfo=get("CONNINFO"),
-            state_dir=Path(get("STATE_DIR")),
-            pool_min_size=int(get("POOL_MIN_SIZE", "2")),
-            pool_max_size=int(get("POOL_MAX_SIZE", "4")),
-            pool_timeout_s=float(get("POOL_TIMEOUT_S", "0.5")),
-            pool_max_waiting=int(get("POOL_MAX_WAITING", "0")),
-            request_budget_s=float(get("REQUEST_BUDGET_S", "0")),
-            pool_open_timeout_s=float(get("POOL_OPEN_TIMEOUT_S", "10")),
-            pool_check=get("POOL_CHECK", "1") == "1",
-        )
+        d = AppTuning()
+        try:
+            return cls(
+                conninfo=get("CONNINFO", str),
+                state_dir=get("STATE_DIR", Path),
+                pool_min_size=get("POOL_MIN_SIZE", int, "2"),
+                pool_max_size=get("POOL_MAX_SIZE", int, "4"),
+                pool_timeout_s=get("POOL_TIMEOUT_S", float, "0.5"),
+                pool_max_waiting=get("POOL_MAX_WAITING", int, "0"),
+                request_budget_s=get("REQUEST_BUDGET_S", float, "0"),
+                pool_open_timeout_s=get("POOL_OPEN_TIMEOUT_S", float, "10"),
+                pool_check=get("POOL_CHECK", _flag, "1"),
+                retry_on=cast(RetryOn, get("RETRY_ON", _choice(RETRY_ON), d.retry_on)),
+                retry_attempts=get("RETRY_ATTEMPTS", int, str(d.retry_attempts)),
+                retry_budget_ratio=get("RETRY_BUDGET_RATIO", float, repr(d.retry_budget_ratio)),
+                retry_budget_burst=get("RETRY_BUDGET_BURST", int, str(d.retry_budget_burst)),
+                retry_backoff_base_s=get("RETRY_BACKOFF_BASE_S", float, repr(d.retry_backoff_base_s)),
+                retry_backoff_cap_s=get("RETRY_BACKOFF_CAP_S", float, repr(d.retry_backoff_cap_s)),
+                retry_jitter=cast(Jitter, get("RETRY_JITTER", _choice(JITTERS), d.retry_jitter)),
+                idempotency=get("IDEMPOTENCY", _flag, "1" if d.idempotency else "0"),
+            )
+        except SettingError as exc:
+            if str(exc).startswith(PREFIX):
+                raise
+            # A value that parses but cannot run (retry_attempts=0): the check names the knob,
+            # and the variable that set it is its name in capitals.
+            raise SettingError(f"{PREFIX}{str(exc).split('=', 1)[0].upper()}: {exc}") from None
 
     def to_env(self) -> dict[str, str]:
         return {
@@ -77,6 +168,14 @@ class AppSettings(AppTuning):
             PREFIX + "REQUEST_BUDGET_S": repr(self.request_budget_s),
             PREFIX + "POOL_OPEN_TIMEOUT_S": repr(self.pool_open_timeout_s),
             PREFIX + "POOL_CHECK": "1" if self.pool_check else "0",
+            PREFIX + "RETRY_ON": self.retry_on,
+            PREFIX + "RETRY_ATTEMPTS": str(self.retry_attempts),
+            PREFIX + "RETRY_BUDGET_RATIO": repr(self.retry_budget_ratio),
+            PREFIX + "RETRY_BUDGET_BURST": str(self.retry_budget_burst),
+            PREFIX + "RETRY_BACKOFF_BASE_S": repr(self.retry_backoff_base_s),
+            PREFIX + "RETRY_BACKOFF_CAP_S": repr(self.retry_backoff_cap_s),
+            PREFIX + "RETRY_JITTER": self.retry_jitter,
+            PREFIX + "IDEMPOTENCY": "1" if self.idempotency else "0",
         }
 
     def public(self) -> dict[str, object]:
@@ -88,4 +187,12 @@ class AppSettings(AppTuning):
             "pool_max_waiting": self.pool_max_waiting,
             "request_budget_s": self.request_budget_s,
             "pool_check": "check_connection" if self.pool_check else None,
+            "retry_on": self.retry_on,
+            "retry_attempts": self.retry_attempts,
+            "retry_budget_ratio": self.retry_budget_ratio,
+            "retry_budget_burst": self.retry_budget_burst,
+            "retry_backoff_base_s": self.retry_backoff_base_s,
+            "retry_backoff_cap_s": self.retry_backoff_cap_s,
+            "retry_jitter": self.retry_jitter,
+            "idempotency": self.idempotency,
         }

@@ -11,6 +11,7 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 from psycopg import sql
 
@@ -44,10 +45,14 @@ def ledger(state_dir: Path, tag: str, started_at: float, outcome: str) -> None:
     This is how a drill sees work that outlives a proxy's 504: the handler is not cancelled when
     the client (or nginx) goes away. One small append per tagged request; O_APPEND keeps lines whole.
     """
-    line = json.dumps({"tag": tag, "pid": os.getpid(), "started_at": started_at,
-                       "ended_at": time.time(), "outcome": outcome})
+    append_ledger(state_dir, {"tag": tag, "pid": os.getpid(), "started_at": started_at, "ended_at": time.time(),
+                              "outcome": outcome})
+
+
+def append_ledger(state_dir: Path, line: dict[str, Any]) -> None:
+    """Append one JSON line to this worker's ledger (``ledger-<pid>.jsonl``); O_APPEND keeps lines whole."""
     with open(state_dir / f"ledger-{os.getpid()}.jsonl", "a", encoding="utf-8") as out:
-        out.write(line + "\n")
+        out.write(json.dumps(line) + "\n")
 
 
 def ready_file(state_dir: Path) -> Path:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..app.settings import PREFIX
-from .units import Parse, count, float_seconds, ingress_seconds, text_value, whole_seconds
+from .units import Parse, count, float_seconds, ingress_seconds, plain_number, text_value, whole_seconds
 
 #: ``add(key, written, 0-based line, parse)``.
 Add = Callable[[str, str, int, Parse], None]
@@ -65,7 +65,14 @@ _ENV: dict[str, tuple[str, Parse]] = {
         PREFIX + "POOL_TIMEOUT_S": ("app.pool_timeout_s", float_seconds),
         PREFIX + "POOL_MAX_WAITING": ("app.pool_max_waiting", count),
         PREFIX + "REQUEST_BUDGET_S": ("app.request_budget_s", float_seconds),
-        PREFIX + "POOL_OPEN_TIMEOUT_S": ("app.pool_open_timeout_s", float_seconds)}
+        PREFIX + "POOL_OPEN_TIMEOUT_S": ("app.pool_open_timeout_s", float_seconds),
+        # The app's transaction retry (retries-backoff.md, PostgreSQL-Class Databases).
+        PREFIX + "RETRY_ATTEMPTS": ("retry.attempts", count),
+        PREFIX + "RETRY_BUDGET_RATIO": ("retry.budget_ratio", plain_number),
+        PREFIX + "RETRY_BUDGET_BURST": ("retry.budget_burst", count),
+        PREFIX + "RETRY_BACKOFF_BASE_S": ("retry.transaction_backoff_base_s", float_seconds),
+        PREFIX + "RETRY_BACKOFF_CAP_S": ("retry.transaction_backoff_cap_s", float_seconds),
+        PREFIX + "RETRY_JITTER": ("retry.jitter", text_value)}
 #: Gunicorn command-line options (``GUNICORN_CMD_ARGS``) → setting.
 _GUNICORN_ARGS: dict[str, tuple[str, Parse]] = {"--workers": ("gunicorn.workers", count), "-w": ("gunicorn.workers", count),
                   "--keep-alive": ("gunicorn.keepalive_s", whole_seconds),

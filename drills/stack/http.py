@@ -9,7 +9,8 @@ from __future__ import annotations
 import http.client
 import ssl
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from .ports import LOOPBACK, is_loopback
 
@@ -25,6 +26,8 @@ class HttpResult:
     #: connection-level failures; None when a response arrived.
     failure: str | None = None
     server: str = ""
+    #: Response headers, names in lower case (the last of repeated ones).
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -50,21 +53,40 @@ class Endpoint:
     def get(self, path: str, *, timeout_s: float) -> HttpResult:
         return http_get(self.port, self.base_path + path, timeout_s=timeout_s, host=self.host, scheme=self.scheme)
 
+    def request(self, method: str, path: str, headers: Mapping[str, str] | None = None, body: bytes | None = None,
+                *, timeout_s: float) -> HttpResult:
+        """Any method, with headers (``X-Retry-Attempt``, ``Idempotency-Key``, …) and a body
+        (JSON is the caller's to encode; a body gets ``Content-Type: application/json`` unless
+        ``headers`` names another)."""
+        return http_request(self.port, method, self.base_path + path, headers=headers, body=body,
+                            timeout_s=timeout_s, host=self.host, scheme=self.scheme)
+
 
 def http_get(port: int, path: str, *, timeout_s: float, host: str = LOOPBACK, scheme: str = "http") -> HttpResult:
     """GET ``path`` on ``host:port``; never raises for network failures, reports them instead.
 
     ``timeout_s`` applies to each blocking socket operation, as most HTTP clients do.
     """
+    return http_request(port, "GET", path, timeout_s=timeout_s, host=host, scheme=scheme)
+
+
+def http_request(port: int, method: str, path: str, *, timeout_s: float, headers: Mapping[str, str] | None = None,
+                 body: bytes | None = None, host: str = LOOPBACK, scheme: str = "http") -> HttpResult:
+    """One request on a fresh connection, closed after it; network failures are reported, never
+    raised (see :func:`http_get`). A POST without a body is sent with ``Content-Length: 0``."""
     started = time.monotonic()
     conn = (http.client.HTTPSConnection(host, port, timeout=timeout_s, context=ssl.create_default_context())
             if scheme == "https" else http.client.HTTPConnection(host, port, timeout=timeout_s))
+    sent = {"Connection": "close", **(headers or {})}
+    if body is not None and not any(k.lower() == "content-type" for k in sent):
+        sent["Content-Type"] = "application/json"
     try:
-        conn.request("GET", path, headers={"Connection": "close"})
+        conn.request(method.upper(), path, body=body, headers=sent)
         response = conn.getresponse()
-        body = response.read()
-        return HttpResult(response.status, body, time.monotonic() - started,
-                          server=response.getheader("Server", "") or "")
+        data = response.read()
+        return HttpResult(response.status, data, time.monotonic() - started,
+                          server=response.getheader("Server", "") or "",
+                          headers={k.lower(): v for k, v in response.getheaders()})
     except TimeoutError:
         return HttpResult(None, b"", time.monotonic() - started, failure="timeout")
     except ConnectionRefusedError:

@@ -18,6 +18,7 @@ import os
 import pwd
 import re
 import signal
+import socket
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,6 +52,11 @@ class ProxyConfig:
     #: keep-alive, or nginx may reuse a connection the backend is closing (a 502).
     upstream_keepalive_timeout_s: float = 4.0
     start_timeout_s: float = 30.0
+    #: Also render ``location /via-dead/``: its upstream's only primary is a loopback port the
+    #: harness holds bound without listening (every connect() refused, ``max_fails=0`` so it is
+    #: never skipped), then the first replica as ``backup``. Every request there meets a failed
+    #: connect first: what nginx does next with a POST that never reached a backend.
+    dead_first_location: bool = False
 
 
 class NginxProxy(Component):
@@ -66,6 +72,12 @@ class NginxProxy(Component):
         self.config = config
         self.upstream_ports = tuple(upstream_ports)
         self.binary = binary or find_nginx()
+        self._dead: socket.socket | None = None
+
+    @property
+    def dead_port(self) -> int | None:
+        """The refused primary of ``/via-dead/`` (None without ``dead_first_location``)."""
+        return int(self._dead.getsockname()[1]) if self._dead is not None else None
 
     @property
     def conf_path(self) -> Path:
@@ -81,7 +93,13 @@ class NginxProxy(Component):
         workdir = self._make_dir()
         os.chmod(workdir, 0o755)  # workers run as an unprivileged user when we are root
         self._take_port()
-        self.conf_path.write_text(render_config(self.config, self.port, self.upstream_ports, workdir))
+        if self.config.dead_first_location:
+            # Bound, never listening: the kernel refuses every connect (RST, ECONNREFUSED 111), and
+            # no other process can take the port while we hold it, as one merely picked free could.
+            self._dead = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._dead.bind((LOOPBACK, 0))
+        self.conf_path.write_text(render_config(self.config, self.port, self.upstream_ports, workdir,
+                                                dead_port=self.dead_port))
         process = ManagedProcess(
             self.name,
             [str(self.binary.path), "-p", str(workdir), "-c", str(self.conf_path), "-e", str(self.error_log_path)],
@@ -91,6 +109,12 @@ class NginxProxy(Component):
             grace_s=5.0,
         )
         self._launch(process, self._passes_through, self.config.start_timeout_s)
+
+    def stop(self) -> None:
+        super().stop()
+        if self._dead is not None:
+            self._dead.close()
+            self._dead = None
 
     def _passes_through(self) -> bool:
         return http_get(self.port, "/readyz", timeout_s=2.0).status == 200
@@ -126,10 +150,14 @@ READ_BACK_DIRECTIVES = (
 )
 
 
-def render_config(config: ProxyConfig, listen_port: int, upstream_ports: Sequence[int], prefix: Path) -> str:
+def render_config(config: ProxyConfig, listen_port: int, upstream_ports: Sequence[int], prefix: Path,
+                  dead_port: int | None = None) -> str:
     """The nginx.conf for one proxy in front of the service's replicas (round-robin, per request);
-    every timeout carries an explicit unit (ms)."""
+    every timeout carries an explicit unit (ms). ``dead_port``: the refused primary of
+    ``/via-dead/`` (required with ``dead_first_location``)."""
     c = config
+    if c.dead_first_location and dead_port is None:
+        raise ValueError("dead_first_location needs the dead_port the harness holds")
     servers = "\n        ".join(f"server {LOOPBACK}:{port} max_fails={c.max_fails} fail_timeout={c.fail_timeout_s}s;"
                                  for port in upstream_ports)
     user = _worker_user_line()
@@ -139,6 +167,35 @@ def render_config(config: ProxyConfig, listen_port: int, upstream_ports: Sequenc
         else "# upstream keep-alive off"
     )
     connection_header = '""' if c.upstream_keepalive > 0 else "close"
+    proxying = f"""proxy_http_version 1.1;
+            proxy_set_header Connection {connection_header};
+            proxy_set_header Host $host;
+            proxy_connect_timeout {_ms(c.connect_timeout_s)};
+            proxy_read_timeout {_ms(c.read_timeout_s)};
+            proxy_send_timeout {_ms(c.send_timeout_s)};
+            proxy_next_upstream {c.next_upstream};
+            proxy_next_upstream_tries {c.next_upstream_tries};"""
+    via_dead_upstream = via_dead_location = ""
+    if c.dead_first_location:
+        # With a backup server the group is not "single" (init_round_robin sets peers->single = 0),
+        # so a failed connect does not end the tries; the next get_round_robin_peer finds no
+        # untried primary and goes to `failed:`, which switches to peers->next, the backups; tries
+        # = primaries + backups (ngx_http_upstream_tries). Source: nginx release-1.22.1 (Debian's
+        # nginx here), src/http/ngx_http_upstream_round_robin.c; unchanged at 1.31.4. The docs only
+        # say a backup is "passed requests when the primary servers are unavailable".
+        via_dead_upstream = f"""
+    upstream via_dead {{
+        server {LOOPBACK}:{dead_port} max_fails=0;
+        server {LOOPBACK}:{upstream_ports[0]} max_fails={c.max_fails} fail_timeout={c.fail_timeout_s}s backup;
+        {keepalive}
+    }}
+"""
+        via_dead_location = f"""
+        location /via-dead/ {{
+            proxy_pass http://via_dead/;
+            {proxying}
+        }}
+"""
     return f"""# Rendered by drills.stack.proxy; every value comes from the drill's parameters.
 {user}worker_processes 1;
 daemon off;
@@ -163,22 +220,15 @@ http {{
         {servers}
         {keepalive}
     }}
-
+{via_dead_upstream}
     server {{
         listen {LOOPBACK}:{listen_port};
 
         location / {{
             proxy_pass http://service;
-            proxy_http_version 1.1;
-            proxy_set_header Connection {connection_header};
-            proxy_set_header Host $host;
-            proxy_connect_timeout {_ms(c.connect_timeout_s)};
-            proxy_read_timeout {_ms(c.read_timeout_s)};
-            proxy_send_timeout {_ms(c.send_timeout_s)};
-            proxy_next_upstream {c.next_upstream};
-            proxy_next_upstream_tries {c.next_upstream_tries};
+            {proxying}
         }}
-    }}
+{via_dead_location}    }}
 }}
 """
 
