@@ -15,10 +15,12 @@ from ..pipeline import DrillSpec
 from .load_capacity import SPEC as LOAD_CAPACITY
 from .pool_exhaustion import SPEC as POOL_EXHAUSTION
 from .proxy_upstreams import SPEC as PROXY_UPSTREAMS
+from .retry_amplification import SPEC as RETRY_AMPLIFICATION
 from .timeout_ladder import SPEC as TIMEOUT_LADDER
 
 #: Every drill, in the order `drills verify` runs them.
-REGISTRY: tuple[DrillSpec[Any, Any], ...] = (TIMEOUT_LADDER, PROXY_UPSTREAMS, POOL_EXHAUSTION, LOAD_CAPACITY)
+REGISTRY: tuple[DrillSpec[Any, Any], ...] = (TIMEOUT_LADDER, PROXY_UPSTREAMS, POOL_EXHAUSTION, LOAD_CAPACITY,
+                                            RETRY_AMPLIFICATION)
 
 DRILLS: dict[str, DrillSpec[Any, Any]] = {spec.name: spec for spec in REGISTRY}
 

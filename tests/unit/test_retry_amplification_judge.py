@@ -87,7 +87,7 @@ def jitter_run(run: str, retry_at: list[float], *, first_status: int = 503) -> R
         tag = f"jit{k}"
         attempts.append(Attempt(tag, "jitter", 1, 10.0, 0.005, first_status, "http-503"))
         attempts.append(Attempt(tag, "jitter", 2, at, 0.005, 200, "ok"))
-        executions += [execution(tag, client=1, at=10.001), execution(tag, client=2, at=at + 0.001)]
+        executions += [DbAttempt(tag, 1, 1, 100, 0, 10.0, 10.004, ""), execution(tag, client=2, at=at + 0.001)]
     return RetryRun(run.split("-")[0], run, attempts, executions, sequence_count=len(executions))
 
 
@@ -105,7 +105,7 @@ def test_arrivals_spread_with_jitter_and_in_waves_without() -> None:
     assert j.arrivals_in_waves(P, spread).verdict is FAILED
     never_failed = jitter_run("recommended-jitter", uniform(P.jitter_clients), first_status=200)
     assert j.arrivals_spread(P, never_failed).verdict is INCONCLUSIVE
-    assert "did not fail together" in j.arrivals_spread(P, never_failed).detail
+    assert "did not fail and retry" in j.arrivals_spread(P, never_failed).detail
     assert j.arrivals_in_waves(P, None).verdict is INCONCLUSIVE
 
 
@@ -126,7 +126,7 @@ def resend_run(put: tuple[list[int], int], post: tuple[list[int], int], dead: tu
     for role, (replicas, status) in (("put", put), ("post", post), ("post-dead", dead)):
         for k in range(P.resend_requests):
             tag = f"{role}{k}"
-            attempts.append(Attempt(tag, role, 1, 0.0, 0.05, status, "ok" if status == 200 else f"http-{status}"))
+            attempts.append(Attempt(tag, role, 1, 0.0, 0.05, status, "ok" if status < 300 else f"http-{status}"))
             executions += [execution(tag, replica=r, pid=10 + r) for r in replicas]
             if role == "post-dead" and refused:
                 logged.append(tag)
@@ -135,16 +135,16 @@ def resend_run(put: tuple[list[int], int], post: tuple[list[int], int], dead: tu
 
 
 def test_resends() -> None:
-    good = resend_run(([0, 1], 200), ([0], 502), ([1], 200))
+    good = resend_run(([0, 1], 200), ([0], 502), ([1], 201))
     assert j.put_resent_runs_twice(P, good).verdict is HELD
     assert j.post_sent_runs_once(P, good).verdict is HELD
     assert j.post_connect_failure_resent(P, good).verdict is HELD
     off = resend_run(([0], 502), ([0], 502), ([], 502))  # proxy_next_upstream off
     assert j.put_resent_runs_twice(P, off).verdict is FAILED
     assert j.post_connect_failure_resent(P, off).verdict is FAILED
-    non_idempotent = resend_run(([0, 1], 200), ([0, 1], 200), ([1], 200))
+    non_idempotent = resend_run(([0, 1], 200), ([0, 1], 201), ([1], 201))
     assert j.post_sent_runs_once(P, non_idempotent).verdict is FAILED
-    unlogged = resend_run(([0, 1], 200), ([0], 502), ([1], 200), refused=False)
+    unlogged = resend_run(([0, 1], 200), ([0], 502), ([1], 201), refused=False)
     assert j.post_connect_failure_resent(P, unlogged).verdict is FAILED  # not refused first: not the claim
     unlogged.log_tags = None
     assert j.post_connect_failure_resent(P, unlogged).verdict is INCONCLUSIVE

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from ...app.settings import RetryOn
 from ...retry_policy import RetryPolicy
 from ...stack import PostgresConfig, ServiceConfig, StackConfig
 from ..recommended_stack import recommended_proxy
@@ -65,7 +66,7 @@ def recommended_stack(params: Params) -> StackConfig:
             retry_backoff_cap_s=params.transaction_backoff_cap_s, retry_jitter="full", idempotency=True,
         ),
         proxy=dataclasses.replace(recommended_proxy(read_timeout_s=params.amplify_read_timeout_s),
-                                  next_upstream_tries=params.next_upstream_tries),
+                                  next_upstream_tries=params.next_upstream_tries, dead_first_location=True),
         replicas=params.replicas,
         client_retry=recommended_caller(params),
     )
@@ -106,7 +107,7 @@ def storm_stack(params: Params, *, budget: bool) -> StackConfig:
     )
 
 
-def with_app_retry(stack: StackConfig, retry_on: str) -> StackConfig:
+def with_app_retry(stack: StackConfig, retry_on: RetryOn) -> StackConfig:
     """The stack with the app retrying ``retry_on`` ("operational": 57014 too; "statement": only the
     failed statement, inside the aborted transaction)."""
     return dataclasses.replace(stack, service=dataclasses.replace(stack.service, retry_on=retry_on))

@@ -25,7 +25,7 @@ _TAG = re.compile(r"[?&]tag=([A-Za-z0-9_-]+)")
 
 @contextlib.contextmanager
 def admin(deployment: Deployment) -> Iterator[psycopg.Connection[Any]]:
-    with deployment.connect(autocommit=True, options=EXEMPT_FROM_TIMEOUTS) as conn:
+    with deployment.connect(options=EXEMPT_FROM_TIMEOUTS) as conn:  # autocommit, as admin_connect opens it
         yield conn
 
 
