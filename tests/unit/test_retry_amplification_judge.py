@@ -205,6 +205,12 @@ def test_conflicts_retried_whole() -> None:
     assert j.conflicts_retried_whole(P, conflict_run([200] * n, states, increments)).verdict is HELD
     some_409 = [200] * (n - 2) + [409, 409]
     assert j.conflicts_retried_whole(P, conflict_run(some_409, states + ["25P02"], increments)).verdict is FAILED
+    # Re-running the statement in the aborted transaction: the 40001 is met, the attempt ends 25P02.
+    hidden = conflict_run(some_409, ["", "25P02", "", "40P01"], increments)
+    aborted = ("40001", "25P02")
+    hidden.executions = [e if e.sqlstate != "25P02" else DbAttempt(e.tag, 1, 2, 100, 0, 0.0, 0.2, "25P02", aborted)
+                         for e in hidden.executions or []]
+    assert j.conflicts_retried_whole(P, hidden).verdict is FAILED
     lost_update = j.conflicts_retried_whole(P, conflict_run([200] * n, states, increments - 1))
     assert lost_update.verdict is FAILED and "lost or doubled" in lost_update.detail
     no_deadlock = j.conflicts_retried_whole(P, conflict_run([200] * n, ["", "40001"], increments))

@@ -25,6 +25,7 @@ from .observations import (
     per_second,
     recovery_s,
     sqlstates,
+    sqlstates_met,
 )
 from .params import Params
 
@@ -363,14 +364,14 @@ def conflicts_retried_whole(params: Params, run: RetryRun | None) -> Finding:
     if (why := _ledger_problem(run)) is not None:
         return hypothesis.judge(None, 0, why)
     assert run is not None
-    states = sqlstates(run.executions or [])
+    states, met = sqlstates(run.executions or []), sqlstates_met(run.executions or [])
     answers = run.last_answers("increment") | run.last_answers("deadlock")
     committed = sum(a.status == 200 for a in answers.values())
     increments = sum(a.status == 200 for a in run.last_answers("increment").values())
-    detail = (f"{committed}/{len(answers)} committed; database attempts ended {dict(states)}; counter "
+    detail = (f"{committed}/{len(answers)} committed; database attempts ended {dict(states)} (met {dict(met)}); counter "
               f"{run.counter} after {increments} committed increments; answers "
               f"{dict(Counter(a.status for a in answers.values()))}")
-    if states[SERIALIZATION_FAILURE] < 1 or states[DEADLOCK_DETECTED] < 1:
+    if met[SERIALIZATION_FAILURE] < 1 or met[DEADLOCK_DETECTED] < 1:
         return hypothesis.inconclusive(None, len(answers), f"the premise did not hold: no {SERIALIZATION_FAILURE} or "
                                        f"no {DEADLOCK_DETECTED} was raised; {detail}")
     if run.counter is None or run.counter != increments:

@@ -53,6 +53,9 @@ class DbAttempt:
     ended_at: float
     #: "" when it committed (or returned), else the SQLSTATE it failed with.
     sqlstate: str
+    #: Every SQLSTATE the attempt met, in order: a statement re-run inside the transaction PostgreSQL
+    #: had aborted meets 40001, then ends with 25P02.
+    met: tuple[str, ...] = ()
 
     @property
     def invocation(self) -> tuple[str, int, int]:
@@ -125,7 +128,7 @@ def parse_ledgers(texts: list[str], tags: set[str] | None = None) -> list[DbAtte
             out.append(DbAttempt(tag=row["tag"], client_attempt=int(row.get("client_attempt") or 1),
                                  app_attempt=int(row["app_attempt"]), pid=int(row["pid"]), replica=replica,
                                  started_at=float(row["started_at"]), ended_at=float(row["ended_at"]),
-                                 sqlstate=row.get("sqlstate") or ""))
+                                 sqlstate=row.get("sqlstate") or "", met=tuple(row.get("sqlstates") or ())))
     return out
 
 
@@ -165,4 +168,10 @@ def recovery_s(goodput: list[float], offered: list[float], from_second: int, sha
 
 
 def sqlstates(executions: list[DbAttempt]) -> Counter[str]:
+    """How the database attempts ended: "ok" or the SQLSTATE."""
     return Counter(e.sqlstate or "ok" for e in executions)
+
+
+def sqlstates_met(executions: list[DbAttempt]) -> Counter[str]:
+    """Every SQLSTATE the attempts met, also those a later error in the same attempt hid."""
+    return Counter(code for e in executions for code in (e.met or ((e.sqlstate,) if e.sqlstate else ())))
