@@ -11,7 +11,9 @@ Prints, for ``--rounds`` rounds on this machine:
 * Locust's achieved request rate against wrk's on the same target (wrk is the machine's ceiling);
 * the timeout-ladder drill at its default parameters, run through papermill as ``drills run`` runs it:
   its wall time, and the pipeline's overhead (wall time minus the drill's own measuring time: kernel
-  start, papermill, imports, report); ``--no-drill`` skips it.
+  start, papermill, imports, report); ``--no-drill`` skips it;
+* peak memory and time to judge 10⁴, 10⁵ and 10⁶ synthetic samples (``drills.bench_samples``);
+  ``--samples`` prints only that section and starts no stack.
 
 Not part of the tests: it takes a minute or two and its numbers depend on the machine.
 """
@@ -28,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import bench_samples
 from .stack import StackConfig, local_stack
 from .stack.binaries import find_postgres
 from .stack.children import OsUser
@@ -130,9 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m drills.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds of each measurement (median reported)")
     parser.add_argument("--no-drill", action="store_true", help="skip the drill's wall time")
+    parser.add_argument("--samples", action="store_true",
+                        help="only the samples section: judging 10⁴–10⁶ synthetic samples (no stack started)")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be ≥ 1")
+    if args.samples:
+        bench_samples.report(bench_samples.run_all())
+        return 0
 
     cluster_start(from_template=True)  # builds the template if there is none: not a round's cost
     bare, copied, initdb, stack, service = [], [], [], [], []
@@ -168,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, rate in generators:
         ratio = f"  ({rate / ceiling:.0%} of wrk)" if ceiling and not name.startswith("wrk") else ""
         print(f"  {name:<48} {rate:8.0f} req/s{ratio}")
+    bench_samples.report(bench_samples.run_all())
     if not args.no_drill:
         print("running the timeout-ladder drill at its defaults, through papermill …", flush=True)
         logging.getLogger("papermill").setLevel(logging.WARNING)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -88,6 +89,7 @@ def percentile_interval(values: Values, q: float, confidence: float = CONFIDENCE
                               float(ordered[upper - 1]) if upper <= n else math.inf, n, confidence)
 
 
+@functools.lru_cache(maxsize=256)  # a drill asks for the same n and q in its judging, tables and charts
 def _binomial_ranks(n: int, p: float, alpha: float) -> tuple[int, int]:
     """The 1-based ranks of the order statistics that bracket the percentile: the highest ``l`` with
     P(B ≤ l − 1) ≤ alpha (0: none) and the lowest ``u`` with P(B ≤ u − 1) ≥ 1 − alpha (n + 1: none),

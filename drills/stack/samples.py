@@ -111,15 +111,25 @@ class Samples:
         failure: it is called once per distinct combination of them, on its first request."""
         if not len(self):
             return {}
-        keys = np.stack([self.status, self.layer, self.error, self.failure], axis=1)
-        _, first, counts = np.unique(keys, axis=0, return_index=True, return_counts=True)
+        # One integer per combination; few distinct ones occur, so a bincount finds them without a
+        # sort (np.unique over rows sorted a million rows for seconds), then one pass each for its first.
+        width = len(self.labels)
+        key = ((self.status.astype(np.int64) * width + self.layer) * width + self.error) * width + self.failure
+        if int(self.status.min()) >= 0 and int(key.max()) < 1 << 22:
+            counts = np.bincount(key)
+            present = np.flatnonzero(counts)
+            found = zip(present.tolist(), counts[present].tolist())
+        else:
+            values, counts = np.unique(key, return_counts=True)
+            found = zip(values.tolist(), counts.tolist())
         totals: dict[str, int] = {}
         order: dict[str, int] = {}
-        for at, n in zip(first.tolist(), counts.tolist()):
-            key = name(self.row(at))
-            totals[key] = totals.get(key, 0) + n
-            order[key] = min(order.get(key, at), at)
-        return {key: totals[key] for key in sorted(totals, key=order.__getitem__)}
+        for value, n in found:
+            at = int(np.argmax(key == value))
+            name_of = name(self.row(at))
+            totals[name_of] = totals.get(name_of, 0) + n
+            order[name_of] = min(order.get(name_of, at), at)
+        return {k: totals[k] for k in sorted(totals, key=order.__getitem__)}
 
     @classmethod
     def empty(cls) -> Samples:
