@@ -90,9 +90,11 @@ def _record(request_type, name, response_time, response_length, response=None, e
     status = getattr(response, "status_code", 0) or 0
     headers = getattr(response, "headers", None)
     if headers and hasattr(headers, "get"):
-        layer = headers.get("X-Timeout-Layer", "")
-        error = headers.get("X-Drills-Error", "")
-        server = _handler_ms(headers.get("Server-Timing", ""))
+        # "in", then the item: a missing header costs a membership test, not geventhttpclient's
+        # KeyError inside .get() (0.2 µs against 0.8 µs, and most answers carry neither of these two).
+        layer = headers["X-Timeout-Layer"] if "X-Timeout-Layer" in headers else ""  # noqa: SIM401
+        error = headers["X-Drills-Error"] if "X-Drills-Error" in headers else ""  # noqa: SIM401
+        server = _handler_ms(headers["Server-Timing"]) if "Server-Timing" in headers else NAN
     else:
         layer = error = ""
         server = NAN

@@ -42,3 +42,15 @@ def test_a_target_outside_loopback_is_refused_before_anything_starts(url: str, l
     with pytest.raises(ParameterError, match="loopback"):
         LoadPlan(target_url=url, path="/", steps=(LoadStep(1, 1.0),))
     assert not list_stack_processes()
+
+
+def test_the_recording_cost_bench_runs_each_generator_against_the_stack(pg_binaries, nginx_binary,
+                                                                        no_leftovers) -> None:
+    from drills import bench_generators
+
+    with local_stack(StackConfig(service=ServiceConfig(workers=1))) as stack:
+        runs = bench_generators.compare(f"http://127.0.0.1:{stack.proxy.port}", rounds=1, duration_s=2.0)
+    names = [r.generator for r in runs]
+    assert names[:2] == ["Locust, drills' locustfile", "Locust, bare FastHttpUser"]
+    for run in runs:
+        assert run.requests > 50 and run.rate_rps > 25 and 1 < run.cpu_us_per_request < 100_000, run
