@@ -58,10 +58,15 @@ def to_table(measurements: Mapping[str, Samples], metadata: Mapping[str, Any] | 
         return np.concatenate([getattr(s, column) for s in parts]) if parts else np.empty(0)
 
     def labelled(column: str) -> pa.Array:
-        # Each part's codes index its own labels: map them onto one table for the whole file.
+        # Each part's codes index its own labels: map them onto one table per column, of the values
+        # that column holds (pandas shows it as its categories).
         table: dict[str, int] = {"": 0}
-        codes = [np.array([table.setdefault(x, len(table)) for x in s.labels], dtype=np.int16)[getattr(s, column)]
-                 for s in parts]
+        codes = []
+        for s in parts:
+            mapping = np.zeros(len(s.labels), dtype=np.int16)
+            for used in np.unique(getattr(s, column)).tolist():
+                mapping[used] = table.setdefault(s.labels[used], len(table))
+            codes.append(mapping[getattr(s, column)])
         return _labels(np.concatenate(codes) if codes else np.empty(0, np.int16), tuple(table))
 
     server = joined("server_ms").astype(np.float64)
