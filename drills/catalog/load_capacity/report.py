@@ -19,7 +19,8 @@ def tables(params: Params, runs: Mapping[str, Measured]) -> dict[str, list[list[
 
 
 def observations(runs: Mapping[str, Measured]) -> list[dict[str, Any]]:
-    """Per Locust run: its rates, the generator's and the service's CPU, Locust's warnings, its sample count."""
+    """Per Locust run: its rates, the generator's and the service's CPU, Locust's warnings, its sample
+    count (the samples themselves are in the run folder's samples.parquet, by run)."""
     return [{"run": m.name, "rates": m.rates, "locust_cpu_pct": m.load.step_cpu_pct,
              "service_cpu_pct": m.service_cpu_pct, "locust_warnings": m.load.warnings,
              "samples": len(m.load.samples)} for m in runs.values()]
