@@ -9,9 +9,14 @@ Prints, for ``--rounds`` rounds on this machine:
 * the whole stack ready (PostgreSQL + service + nginx, each passing its readiness check), and the
   service's own boot within it; the aim: ≤ 1.5 × bare PostgreSQL + the service's boot, under 3 s;
 * Locust's achieved request rate against wrk's on the same target (wrk is the machine's ceiling);
+* what the drills' recording costs: Locust with the drills' locustfile against a bare FastHttpUser
+  and wrk, rates and the generator's CPU per request (``drills.bench_generators``); ``--generators``
+  prints only that;
 * the timeout-ladder drill at its default parameters, run through papermill as ``drills run`` runs it:
   its wall time, and the pipeline's overhead (wall time minus the drill's own measuring time: kernel
-  start, papermill, imports, report); ``--no-drill`` skips it.
+  start, papermill, imports, report); ``--no-drill`` skips it;
+* peak memory and time to judge 10⁴, 10⁵ and 10⁶ synthetic samples (``drills.bench_samples``);
+  ``--samples`` prints only that section and starts no stack.
 
 Not part of the tests: it takes a minute or two and its numbers depend on the machine.
 """
@@ -28,6 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import bench_samples
 from .stack import StackConfig, local_stack
 from .stack.binaries import find_postgres
 from .stack.children import OsUser
@@ -110,6 +116,16 @@ def locust_against_wrk(duration_s: float = 5.0, connections: int = 32) -> list[t
     return results
 
 
+def recording_cost(rounds: int) -> None:
+    """The drills' locustfile against a bare FastHttpUser and wrk, on one stack (drills.bench_generators)."""
+    from . import bench_generators
+    from .stack import ServiceConfig
+
+    with local_stack(StackConfig(service=ServiceConfig(workers=2))) as stack:
+        url = f"http://127.0.0.1:{stack.proxy.port}"
+        bench_generators.report(bench_generators.compare(url, rounds=rounds, wrk_binary=find_wrk()))
+
+
 def drill_through_papermill() -> tuple[float, float]:
     """(wall seconds, pipeline overhead seconds) of the timeout-ladder drill run as `drills run` runs it.
 
@@ -130,9 +146,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m drills.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds of each measurement (median reported)")
     parser.add_argument("--no-drill", action="store_true", help="skip the drill's wall time")
+    parser.add_argument("--generators", action="store_true",
+                        help="only the recording cost: the drills' locustfile against a bare one and wrk")
+    parser.add_argument("--generator-rounds", type=int, default=3, help="rounds of the recording cost")
+    parser.add_argument("--samples", action="store_true",
+                        help="only the samples section: judging 10⁴–10⁶ synthetic samples (no stack started)")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be ≥ 1")
+    if args.samples:
+        bench_samples.report(bench_samples.run_all())
+        return 0
+    if args.generators:
+        recording_cost(args.generator_rounds)
+        return 0
 
     cluster_start(from_template=True)  # builds the template if there is none: not a round's cost
     bare, copied, initdb, stack, service = [], [], [], [], []
@@ -168,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, rate in generators:
         ratio = f"  ({rate / ceiling:.0%} of wrk)" if ceiling and not name.startswith("wrk") else ""
         print(f"  {name:<48} {rate:8.0f} req/s{ratio}")
+    recording_cost(args.generator_rounds)
+    bench_samples.report(bench_samples.run_all())
     if not args.no_drill:
         print("running the timeout-ladder drill at its defaults, through papermill …", flush=True)
         logging.getLogger("papermill").setLevel(logging.WARNING)

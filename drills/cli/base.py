@@ -122,10 +122,15 @@ class _OnlyCellOutput(logging.Filter):
 
 def _export(drills: Sequence[DrillSpec[Any, Any]]) -> None:
     for drill in drills:
-        _report(export_run(papers_dir() / drill.paper, latest_run(drill.name, runs_dir()),
-                           drill.headlines))
+        _export_run(drill, latest_run(drill.name, runs_dir()))
+
+
+def _export_run(drill: DrillSpec[Any, Any], run_dir: Path) -> None:
+    """Splice one run into its paper, then papers/README.md: the index reads the papers, so it must
+    follow every export (else it shows a paper as stale that was just verified)."""
     from ..export.index import write_index
 
+    _report(export_run(papers_dir() / drill.paper, run_dir, drill.headlines))
     write_index(papers_dir(), catalog.all_drills())
 
 

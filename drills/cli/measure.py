@@ -12,7 +12,7 @@ import click
 from .. import catalog
 from ..errors import DrillsError, ParameterError
 from ..execute import KERNEL, RunResult, new_verify_dir, run_notebook
-from ..export import export_run, latest_run
+from ..export import latest_run
 from ..findings import Findings
 from ..params import unknown_name
 from ..paths import papers_dir, project_root, runs_dir
@@ -25,9 +25,9 @@ from .base import (
     PARAMS_FILE,
     _assignments,
     _export,
+    _export_run,
     _fail,
     _params_for,
-    _report,
     main,
 )
 from .summary import _ci_reports, _summary
@@ -51,7 +51,7 @@ def run(drill_name: str, params: tuple[str, ...], params_file: Path | None, expo
                               time_limit_s=time_limit_s)
         _summary([result])
         if export_after:  # this run, even one against a target: the user asked for it by name
-            _report(export_run(papers_dir() / drill.paper, result.run_dir, drill.headlines))
+            _export_run(drill, result.run_dir)
     except DrillsError as exc:
         _fail(exc)
     sys.exit(EXIT_PASSED if result.findings.passed else EXIT_FAILED)
@@ -70,7 +70,7 @@ def export(drill_names: tuple[str, ...], run_dir: Path | None, standalone: bool)
         if run_dir is not None:
             if len(drills) != 1:
                 raise ParameterError("--run-dir", str(run_dir), "name exactly one drill with it")
-            _report(export_run(papers_dir() / drills[0].paper, run_dir, drills[0].headlines))
+            _export_run(drills[0], run_dir)
         else:
             _export(drills)
         if standalone:

@@ -77,7 +77,8 @@ def run_drill(spec: DrillSpec[P, M], params: P, run_dir: Path | str, progress: P
                 for run in (configuration.measurements if falsifier is None
                             else falsifier.measurements(configuration.measurements)):
                     where = f"configuration {index}/{len(configurations)} ({name}), measuring {run}"
-                    measuring = Measuring(deployment, params, name, run, say, stack=stack if target is None else None)
+                    measuring = Measuring(deployment, params, name, run, say, run_dir=run_dir,
+                                          stack=stack if target is None else None)
                     runs[run] = spec.measure(measuring)
                     measuring = None
             say(f"  {name}: {'stack stopped' if target is None else 'done'}")

@@ -16,7 +16,8 @@ from typing import Any, Generic, TypeVar
 from ..deployment import Capability, Deployment
 from ..findings import Chart, Finding
 from ..params import DrillParams
-from ..stack import StackConfig
+from ..stack import StackConfig, samples_file
+from ..stack.loadgen import LoadResult
 from .falsify import Falsifier
 
 P = TypeVar("P", bound=DrillParams)
@@ -59,6 +60,19 @@ class Measuring(Generic[P]):
     kept: list[dict[str, Any]] = field(default_factory=list)
     #: The stack this configuration started (a falsifier's harmful one in its slot); None on a target.
     stack: StackConfig | None = None
+    #: The run's folder, where a Locust run's raw samples are kept (``keep_samples``); None: nowhere.
+    run_dir: Path | None = None
+
+    def keep_samples(self, load: LoadResult) -> Path | None:
+        """Keep a Locust run's raw per-request samples in the run folder's ``samples.parquet``, as
+        measurement ``run``, with what re-cutting its steps needs; as soon as it is measured, so that
+        a run that stops later keeps them. The findings' observations name the same measurements."""
+        if self.run_dir is None:
+            return None
+        return samples_file.keep(self.run_dir, self.run, load.samples, {
+            "started_s": load.started_s, "path": load.plan.path, "locust_workers": load.plan.workers,
+            "steps": [{"users": s.users, "duration_s": s.duration_s} for s in load.plan.steps],
+            "step_bounds_s": load.step_bounds()})
 
     def load_caps(self) -> dict[str, Any]:
         """LoadPlan's guard arguments: the allow-list, and the deployment's caps on load."""

@@ -20,11 +20,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import ComponentError, ParameterError
 from ..target.guard import check_target_url
 from .cpu import CpuSampler
 from .ports import LOOPBACK, pick_free_port
 from .process import Component, ManagedProcess
+from .samples import Mask, Sample, Samples, read_records
+
+__all__ = ["LOCUSTFILE", "MAX_PLAN_S", "SATURATED_CPU_PCT", "LoadPlan", "LoadResult", "LoadStep", "LocustRun",
+           "Sample", "Samples"]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 #: A plan longer than this is refused: every load loop stops by itself, and soon.
@@ -103,29 +109,11 @@ class LoadPlan:
         return max(self.pacing_s, max(step.users for step in self.steps) / self.max_rps)
 
 
-@dataclass(frozen=True)
-class Sample:
-    """One request as Locust's user saw it."""
-
-    start_s: float  # epoch seconds
-    latency_ms: float
-    status: int  # 0: no response (connection error, timeout)
-    layer: str  # the service's X-Timeout-Layer header ("pool", "database", "app"), if any
-    error: str  # the service's X-Drills-Error header ("pool_timeout", "pool_queue_full", …), if any
-    failure: str  # exception class name when no response arrived
-    #: The service's own time in its handler (Server-Timing), without the proxy, the event loop's
-    #: backlog or the client; None when the answer carried none (an error, another service).
-    server_ms: float | None = None
-
-    @property
-    def end_s(self) -> float:
-        return self.start_s + self.latency_ms / 1000.0
-
-
 @dataclass
 class LoadResult:
     plan: LoadPlan
-    samples: list[Sample]
+    #: Every request, as columns in start order (``drills.stack.samples``).
+    samples: Samples
     #: Epoch seconds when the test started (the earliest process to report it).
     started_s: float
     #: Per step: the highest CPU share of one core that any Locust process used (%).
@@ -141,20 +129,27 @@ class LoadResult:
             start += step.duration_s
         return bounds
 
-    def step_samples(self, index: int, *, skip_s: float = 0.0) -> list[Sample]:
-        """Requests that *completed* in step ``index``, after ``skip_s`` of warm-up.
+    def step_mask(self, index: int, *, skip_s: float = 0.0) -> Mask:
+        """Which requests *completed* in step ``index``, after ``skip_s`` of warm-up.
 
         Completions, not starts: Locust kills in-flight requests when the plan ends, so counting
         by start time would lose the last step's slowest requests and understate its throughput.
         """
         start, end = self.step_bounds()[index]
-        return [s for s in self.samples if start + skip_s <= s.end_s < end]
+        done = self.samples.end_s
+        return (start + skip_s <= done) & (done < end)
+
+    def step_samples(self, index: int, *, skip_s: float = 0.0) -> Samples:
+        """The requests that completed in step ``index`` after ``skip_s`` (``step_mask``)."""
+        return self.samples.take(self.step_mask(index, skip_s=skip_s))
 
     def throughput(self, index: int, *, skip_s: float = 0.0, status: int | None = None) -> float:
         """Completions per second in step ``index`` (of one status, if given)."""
         start, end = self.step_bounds()[index]
-        done = [s for s in self.step_samples(index, skip_s=skip_s) if status is None or s.status == status]
-        return len(done) / max(1e-9, end - start - skip_s)
+        done = self.step_mask(index, skip_s=skip_s)
+        if status is not None:
+            done &= self.samples.status == status
+        return int(np.count_nonzero(done)) / max(1e-9, end - start - skip_s)
 
 
 class LocustRun(Component):
@@ -225,13 +220,7 @@ class LocustRun(Component):
     def _collect(self) -> LoadResult:
         assert self.dir is not None
         started = min(float(p.read_text()) for p in self.dir.glob("started-*"))
-        samples: list[Sample] = []
-        for path in sorted(self.dir.glob("samples-*.csv")):
-            for line in path.read_text().splitlines():
-                start, latency, status, layer, error, failure, server = line.split(",", 6)
-                samples.append(Sample(float(start), float(latency), int(status), layer, error, failure,
-                                      float(server) if server else None))
-        samples.sort(key=lambda s: s.start_s)
+        samples = read_records(self.dir)
         logs = "\n".join(p.read_text(errors="replace") for p in self.dir.glob("*.log"))
         warnings = sorted({line.split("] ", 1)[-1].strip() for line in logs.splitlines()
                            if "WARNING" in line or "CPU usage" in line})

@@ -7,6 +7,7 @@ import pytest
 from drills.catalog import load_capacity
 from drills.execute import run_notebook
 from drills.findings import Verdict
+from drills.stack import samples_file
 
 pytestmark = pytest.mark.slow
 
@@ -42,3 +43,15 @@ def test_notebook_finds_the_knee_and_sheds_load(small_run, no_leftovers) -> None
     assert len(knee_rows) == 1 and float(knee_rows[0][0]) <= 80
     assert [r["run"] for r in findings.observations] == ["recommended", "no-shedding", "shedding"]
     assert {c.name for c in findings.charts} == {"knee", "shedding"}
+
+
+def test_the_run_folder_keeps_every_locust_runs_raw_samples(small_run) -> None:
+    """samples.parquet beside findings.json: one measurement per Locust run, as many rows as the
+    observations count, with what re-cutting the steps needs."""
+    back, meta = samples_file.read(small_run.run_dir / samples_file.SAMPLES_FILE)
+    counted = {o["run"]: o["samples"] for o in small_run.findings.observations}
+    assert {name: len(s) for name, s in back.items()} == counted
+    assert all(n > 100 for n in counted.values())
+    assert set(meta) == set(counted) and len(meta["recommended"]["step_bounds_s"]) == 4
+    shed = back["shedding"]
+    assert set(shed.status.tolist()) >= {200, 503} and shed.named("error", "pool_queue_full").any()

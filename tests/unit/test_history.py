@@ -139,3 +139,26 @@ def test_run_ids_are_unique_in_both_layouts() -> None:
     verify = Path("/x/runs/20261127T102206Z/timeout-ladder")
     assert run_id_for(single) == "20261127T100148Z-timeout-ladder" and runs_root(single) == Path("/x/runs")
     assert run_id_for(verify) == "20261127T102206Z/timeout-ladder" and runs_root(verify) == Path("/x/runs")
+
+
+def test_exporting_one_run_folder_rewrites_the_index_too(tmp_path: Path, monkeypatch) -> None:
+    """`drills export <drill> --run-dir D` (and `drills run --export`) left papers/README.md saying
+    "prose changed since" for a paper it had just verified: the index must follow every export."""
+    from click.testing import CliRunner
+
+    from drills.cli import main
+
+    monkeypatch.setenv("DRILLS_ROOT", str(tmp_path))
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    (papers / timeout_ladder.SPEC.paper).write_text(PAPER, encoding="utf-8")
+    assert write_index(papers, [timeout_ladder.SPEC])
+    assert "| never | 0/0 | prose changed since |" in (papers / "README.md").read_text()
+    f = findings(100, sha=prose_sha256(PAPER))
+    f.run_id = "20261127-timeout-ladder"
+    run = tmp_path / "runs" / f.run_id
+    run.mkdir(parents=True)
+    f.save(run)
+    result = CliRunner().invoke(main, ["export", "timeout-ladder", "--run-dir", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "| 2026-11-27T08:00:00Z | 1/1 | verified |" in (papers / "README.md").read_text()

@@ -26,7 +26,7 @@ from drills.catalog.load_capacity.configurations import stack_config
 from drills.errors import ParameterError
 from drills.findings import Finding, Verdict
 from drills.pipeline.falsify import unfalsified
-from drills.stack.loadgen import LoadPlan, LoadResult, LoadStep, Sample
+from drills.stack.loadgen import LoadPlan, LoadResult, LoadStep, Sample, Samples
 from drills.watch import PoolReading
 
 
@@ -214,7 +214,7 @@ def synthetic(name: str, shapes: list[Shape], step_s: float, warnings: tuple[str
                                         in_flight=shape.in_flight_factor * rate * mean_s,
                                         latency_sum_s=latency_sum, latency_count=latency_count))
     samples.sort(key=lambda s: s.start_s)
-    load = LoadResult(plan, samples, T0, [s.locust_cpu_pct for s in shapes], list(warnings))
+    load = LoadResult(plan, Samples.of(samples), T0, [s.locust_cpu_pct for s in shapes], list(warnings))
     return Measured(name, [s.rate for s in shapes], load, readings, [(r.at_s, r.in_flight) for r in readings],
                     [30.0] * len(shapes))
 
@@ -599,8 +599,8 @@ def test_paced_users_on_schedule_send_the_offered_rate_whatever_their_phases(see
     paced = [Sample(start + phase + k * params.pacing_s, 105.0, 200, "", "", "", None)
              for phase in phases for k in range(int(params.step_s / params.pacing_s) + 1)
              if start + phase + k * params.pacing_s < end]
-    later = [s for s in measured.load.samples if s.start_s >= end]
-    load = replace(measured.load, samples=sorted(paced + later, key=lambda s: s.start_s))
+    later = [s for s in measured.load.samples.to_rows() if s.start_s >= end]
+    load = replace(measured.load, samples=Samples.of(sorted(paced + later, key=lambda s: s.start_s)))
     (first, *_) = steps_of(replace(measured, load=load), params)
     assert first.sent_rps == pytest.approx(20.0)
     assert first.generator_busy() is None

@@ -14,7 +14,7 @@ from drills.errors import ParameterError
 from drills.findings import Finding, Verdict
 from drills.pipeline.falsify import unfalsified
 from drills.stack import StackConfig
-from drills.stack.loadgen import LoadPlan, LoadResult, LoadStep, Sample
+from drills.stack.loadgen import LoadPlan, LoadResult, LoadStep, Sample, Samples
 from drills.watch import PoolReading
 
 P = Params()
@@ -107,7 +107,8 @@ def recommended_run(params: Params = P, *, capacity_factor: float = 1.0, wait_fa
             samples += [Sample(start + k * 0.05, params.pool_timeout_s * 1000 + 5, 503, "pool", "pool_timeout", "")
                         for k in range(int(users / params.pool_timeout_s * params.step_s / 4))]
     samples += [Sample(T0 + 1 + k, 5000.0, 504, "", "", "") for k in range(proxy_504)]
-    load = LoadResult(plan(steps, params), sorted(samples, key=lambda s: s.start_s), T0, [cpu] * len(steps))
+    load = LoadResult(plan(steps, params), Samples.of(sorted(samples, key=lambda s: s.start_s)), T0,
+                      [cpu] * len(steps))
     pool: list[PoolReading] = []
     requests = wait = 0.0
     booted = params.workers * params.pool_min_size
@@ -134,7 +135,7 @@ def oversubscribed_run(params: Params = P, *, timeout_share: float = 0.4, errors
     n = 400
     samples = [Sample(start + k * 0.008, params.pool_timeout_s * 1000 + 3, 503, "pool", "pool_timeout", "")
                if k < n * timeout_share else Sample(start + k * 0.008, 900.0, 200, "", "", "") for k in range(n)]
-    load = LoadResult(plan([params.oversubscribed_users], params), samples, T0, [cpu])
+    load = LoadResult(plan([params.oversubscribed_users], params), Samples.of(samples), T0, [cpu])
     readings = [PoolReading(T0 + i * 0.25, 40, app, 0, 0, 0, 0, errors if i else 0.0, {}) for i in range(20)]
     peak = census(app, 0, 1, max_connections=max_connections) if counted else PeakCensus(
         max_connections, 3, error="census refused: sorry, too many clients already", refused=3)
@@ -149,7 +150,8 @@ def bounded_run(params: Params = P, *, rejected: int = 800, slow: int = 0, admit
     samples += [Sample(T0 + k * 0.01, params.pool_timeout_s * 1000 + 3, 503, "pool", "pool_timeout", "")
                 for k in range(slow)]
     samples += [Sample(T0 + k * 0.006, admitted_ms, 200, "", "", "", server_ms) for k in range(560)]
-    load = LoadResult(plan([params.bounded_users], params), sorted(samples, key=lambda s: s.start_s), T0, [cpu])
+    load = LoadResult(plan([params.bounded_users], params), Samples.of(sorted(samples, key=lambda s: s.start_s)), T0,
+                      [cpu])
     return Run("bounded", [params.bounded_users], load, [], 0, [])
 
 
@@ -356,9 +358,9 @@ def _growing(run: Run, full_from_s: float, slow: int = 20) -> Run:
     slots = P.slots
     run.readings.extend(PoolReading(T0 + k * 0.25, 0, slots // 2 if k * 0.25 < full_from_s else slots, 0, 0, 0, 0, 0,
                                     {}) for k in range(40))
-    run.load.samples.extend(Sample(T0 + 0.01 * k, 3 * P.hold_s * 1000, 200, "", "", "", 3 * P.hold_s * 1000)
-                            for k in range(slow))
-    run.load.samples.sort(key=lambda s: s.start_s)
+    rows = run.load.samples.to_rows() + [Sample(T0 + 0.01 * k, 3 * P.hold_s * 1000, 200, "", "", "", 3 * P.hold_s * 1000)
+                                         for k in range(slow)]
+    run.load = dataclasses.replace(run.load, samples=Samples.of(sorted(rows, key=lambda s: s.start_s)))
     return run
 
 
@@ -378,14 +380,15 @@ def test_bounded_admitted_p99_is_inconclusive_when_the_pools_never_open_every_sl
 
 def test_bounded_admitted_p99_falls_back_to_the_client_when_an_answer_lacks_server_timing() -> None:
     run = bounded_run(admitted_ms=900.0, server_ms=150.0)
-    run.load.samples.append(Sample(T0 + 9, 120.0, 200, "", "", ""))
+    run.load = dataclasses.replace(run.load, samples=Samples.of([*run.load.samples.to_rows(),
+                                                                 Sample(T0 + 9, 120.0, 200, "", "", "")]))
     finding = judged(bounded=run)["bounded.admitted-p99"]
     assert finding.verdict is FAILED and "client latency (1 answers without Server-Timing)" in finding.detail
 
 
 def test_bounded_without_answers_is_inconclusive() -> None:
     run = bounded_run(rejected=0)
-    run.load.samples.clear()
+    run.load = dataclasses.replace(run.load, samples=Samples.empty())
     got = verdicts(bounded=run)
     assert got["bounded.fails-fast"] is INCONCLUSIVE and got["bounded.admitted-p99"] is INCONCLUSIVE
 
@@ -426,8 +429,9 @@ def test_each_falsifier_changes_its_slot_the_way_it_says() -> None:
 def test_bounded_admitted_p99_needs_enough_admitted_requests_to_bound_it() -> None:
     """300 admitted, all fast: a p99 bounded from above takes 368."""
     run = bounded_run()
-    run.load.samples[:] = [s for s in run.load.samples if s.status != 200] + [
-        s for s in run.load.samples if s.status == 200][:300]
+    rows = run.load.samples.to_rows()
+    run.load = dataclasses.replace(run.load, samples=Samples.of([s for s in rows if s.status != 200] + [
+        s for s in rows if s.status == 200][:300]))
     finding = judged(bounded=run)["bounded.admitted-p99"]
     assert finding.verdict is INCONCLUSIVE and finding.samples == 300 and "straddles" in finding.detail
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from ...charts import save_png
@@ -63,12 +64,12 @@ def _shedding(params: Params, runs: Mapping[str, Measured], run_dir: Path) -> Ch
     axes = fig.subplots(1, 2, sharey=True)
     for ax, name in zip(axes, ("no-shedding", "shedding")):
         done = runs[name].load.step_samples(0, skip_s=params.warmup_s)
-        for label, colour, pick in (("200 (admitted)", "#1f77b4", lambda s: s.status == 200),
-                                    ("503 (shed or timed out)", "#d62728", lambda s: s.status == 503),
-                                    ("other (504, reset, …)", "#7f7f7f", lambda s: s.status not in (200, 503))):
-            values = sorted(s.latency_ms for s in done if pick(s))
-            if values:
-                ax.step(values, [(i + 1) / len(done) for i in range(len(values))], where="post", color=colour,
+        for label, colour, pick in (("200 (admitted)", "#1f77b4", done.status == 200),
+                                    ("503 (shed or timed out)", "#d62728", done.status == 503),
+                                    ("other (504, reset, …)", "#7f7f7f", (done.status != 200) & (done.status != 503))):
+            values = np.sort(done.latency_ms[pick])
+            if len(values):
+                ax.step(values, (np.arange(len(values)) + 1) / len(done), where="post", color=colour,
                         label=f"{label}: {len(values)}")
         ax.axvline(params.slo_p99_ms, linestyle=":", color="#555555", label=f"SLO {params.slo_p99_ms:g} ms")
         ax.set_xscale("log")

@@ -53,6 +53,7 @@ def run_load(m: Measuring[Params], rates: list[float], step_s: float) -> Measure
                 m.say(f"  {m.run}: Locust started ({params.locust_workers or 'no'} workers); offered "
                       + ", ".join(f"{r:g}" for r in rates) + f" req/s, {step_s:g} s each")
                 result = locust.wait()
+                m.keep_samples(result)
             watch.check()
     finally:
         cpu.stop()

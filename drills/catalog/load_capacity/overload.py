@@ -9,19 +9,20 @@ p99 of all requests breaks the SLO.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 
+import numpy as np
+
 from ...findings import AtLeast, AtMost, Finding, Hypothesis, Within
-from ...stack.loadgen import Sample
-from ...stats import PercentileInterval, percentile_interval, share, span
+from ...stack.loadgen import Samples
+from ...stats import PercentileInterval, Values, percentile_interval, share, span
 from .params import Params
 from .steps import Measured, cpu_warnings, steps_of
 
 
-def _statuses(samples: list[Sample]) -> str:
+def _statuses(samples: Samples) -> str:
     """"200: 228, 503 pool_queue_full: 244" — every answer by status and the service's error name."""
-    counts = Counter(f"{s.status}{' ' + (s.error or s.failure) if (s.error or s.failure) else ''}" for s in samples)
+    counts = samples.count_by(lambda s: f"{s.status}{' ' + (s.error or s.failure) if (s.error or s.failure) else ''}")
     return ", ".join(f"{k}: {n}" for k, n in sorted(counts.items()))
 
 
@@ -43,7 +44,7 @@ def _guarded(params: Params, m: Measured | None, h: Hypothesis, observed: float 
     return h.judge(observed, samples, detail)
 
 
-def _guarded_p99(params: Params, m: Measured | None, h: Hypothesis, latencies_ms: list[float], detail: str) -> Finding:
+def _guarded_p99(params: Params, m: Measured | None, h: Hypothesis, latencies_ms: Values, detail: str) -> Finding:
     """A p99 claim judged by the p99's confidence interval: held or failed only when the whole
     interval is on one side of the bound (inconclusive with too few samples to bound it)."""
     p99: PercentileInterval | None = percentile_interval(latencies_ms, 99)
@@ -56,9 +57,9 @@ def _guarded_p99(params: Params, m: Measured | None, h: Hypothesis, latencies_ms
     return h.judge_interval(p99.estimate, p99.low, p99.high, p99.samples, detail)
 
 
-def _window(params: Params, m: Measured | None) -> list[Sample]:
+def _window(params: Params, m: Measured | None) -> Samples:
     """The overload's answers after its warm-up (completions, as in the step load)."""
-    return m.load.step_samples(0, skip_s=params.warmup_s) if m else []
+    return m.load.step_samples(0, skip_s=params.warmup_s) if m else Samples.empty()
 
 
 def judge_overload(params: Params, runs: Mapping[str, Measured]) -> list[Finding]:
@@ -67,18 +68,19 @@ def judge_overload(params: Params, runs: Mapping[str, Measured]) -> list[Finding
     overload = (f"{params.overload_rate:g} req/s offered ({params.overload_rate / params.capacity_rps:.1f} × "
                 f"the Little's-law capacity of {params.capacity_rps:.0f} req/s)")
     done = _window(params, shed)
-    admitted = [s.latency_ms for s in done if s.status == 200]
-    turned_away = [s for s in done if s.status != 200]
-    fast = [s for s in turned_away if s.status == 503 and s.latency_ms <= params.fast_ms]
+    admitted = done.latency_ms[done.status == 200]
+    turned_away = done.take(done.status != 200)
+    fast = int(np.count_nonzero((turned_away.status == 503) & (turned_away.latency_ms <= params.fast_ms)))
     counts = f"{len(done)} answers ({_statuses(done)}); max_waiting {params.shed_max_waiting} per worker"
     window_s = params.overload_s - params.warmup_s
     served_rps = len(admitted) / window_s
     unshed_done = _window(params, unshed)
-    unshed_ms = [s.latency_ms for s in unshed_done]
+    unshed_ms = unshed_done.latency_ms
     # What could be served: what the same stack without the bound served under the same overload
     # (the pool's real capacity, per-request overhead included); without that run, slots ÷ hold.
-    capacity, source = ((sum(1 for s in unshed_done if s.status == 200) / window_s, "as the unshed overload served it")
-                        if unshed_done else (params.capacity_rps, "slots ÷ hold: no unshed overload ran"))
+    capacity, source = ((int(np.count_nonzero(unshed_done.status == 200)) / window_s,
+                         "as the unshed overload served it")
+                        if len(unshed_done) else (params.capacity_rps, "slots ÷ hold: no unshed overload ran"))
     excess = max(0.0, 1.0 - capacity / params.overload_rate) * 100.0
     return [
         _guarded_p99(params, shed, Hypothesis(
@@ -101,9 +103,9 @@ def judge_overload(params: Params, runs: Mapping[str, Measured]) -> list[Finding
             "shedding.excess-fast-503",
             f"Every request not served gets a fast 503 (within {params.fast_ms:g} ms) instead of a place in a "
             "queue: no pool timeout after a wait, no proxy 504, no reset.", AtLeast(100, "%"), recommended=True),
-            share(len(fast), len(turned_away)), len(turned_away),
-            f"{len(fast)}/{len(turned_away)} not served were 503s within {params.fast_ms:g} ms (latencies "
-            f"{span([s.latency_ms / 1000 for s in turned_away])}); {counts}"),
+            share(fast, len(turned_away)), len(turned_away),
+            f"{fast}/{len(turned_away)} not served were 503s within {params.fast_ms:g} ms (latencies "
+            f"{span(turned_away.latency_ms / 1000)}); {counts}"),
         _guarded_p99(params, unshed, Hypothesis(
             "no-shedding.p99-breaks-slo",
             "Without shedding, the same overload queues every request: the p99 of all requests breaks the SLO, "

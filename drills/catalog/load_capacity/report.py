@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from ...stats import interval_cell, percentile
 from .params import Params
 from .steps import Measured, Step, knee, steps_of
@@ -17,7 +19,8 @@ def tables(params: Params, runs: Mapping[str, Measured]) -> dict[str, list[list[
 
 
 def observations(runs: Mapping[str, Measured]) -> list[dict[str, Any]]:
-    """Per Locust run: its rates, the generator's and the service's CPU, Locust's warnings, its sample count."""
+    """Per Locust run: its rates, the generator's and the service's CPU, Locust's warnings, its sample
+    count (the samples themselves are in the run folder's samples.parquet, by run)."""
     return [{"run": m.name, "rates": m.rates, "locust_cpu_pct": m.load.step_cpu_pct,
              "service_cpu_pct": m.service_cpu_pct, "locust_warnings": m.load.warnings,
              "samples": len(m.load.samples)} for m in runs.values()]
@@ -47,12 +50,12 @@ def overload_table(runs: Mapping[str, Measured], params: Params) -> list[list[st
             continue
         done = m.load.step_samples(0, skip_s=params.warmup_s)
         window = m.load.plan.steps[0].duration_s - params.warmup_s
-        ok = [s.latency_ms for s in done if s.status == 200]
-        fast = sum(1 for s in done if s.status == 503 and s.latency_ms <= params.fast_ms)
+        ok = done.latency_ms[done.status == 200]
+        fast = int(np.count_nonzero((done.status == 503) & (done.latency_ms <= params.fast_ms)))
         rows.append([name, f"{params.overload_rate:g}", f"{len(ok) / window:.1f}", f"{fast / window:.1f}",
                      f"{(len(done) - len(ok) - fast) / window:.1f}",
-                     f"{100 * (len(done) - len(ok)) / len(done):.0f}" if done else "–",
-                     f"{percentile([s.latency_ms for s in done], 50):.0f}",
-                     interval_cell([s.latency_ms for s in done], 99), interval_cell(ok, 99),
+                     f"{100 * (len(done) - len(ok)) / len(done):.0f}" if len(done) else "–",
+                     f"{percentile(done.latency_ms, 50):.0f}",
+                     interval_cell(done.latency_ms, 99), interval_cell(ok, 99),
                      f"{m.load.step_cpu_pct[0]:.0f}"])
     return rows

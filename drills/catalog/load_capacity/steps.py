@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from itertools import pairwise
 from statistics import median
 
-from ...stack.loadgen import SATURATED_CPU_PCT, LoadResult, Sample
-from ...stats import interval_cell, percentile
+import numpy as np
+from numpy.typing import NDArray
+
+from ...stack.loadgen import SATURATED_CPU_PCT, LoadResult, Samples
+from ...stats import Values, interval_cell, percentile
 from ...watch import PoolReading
 from .params import Params
 
@@ -89,27 +92,29 @@ def steps_of(m: Measured, params: Params) -> list[Step]:
         # the users' random phases (measured: 17.7/s of 20 offered, 40 users over 3 s).
         periods = math.floor(window_s / params.pacing_s) if params.pacing_s > 0 else 0
         sent_s = periods * params.pacing_s if periods else window_s
-        sent = [s for s in m.load.samples if lo <= s.start_s < lo + sent_s]
-        all_ms = [s.latency_ms for s in done]
-        ok_ms = [s.latency_ms for s in done if s.status == 200]
+        starts = m.load.samples.start_s
+        sent = int(np.count_nonzero((lo <= starts) & (starts < lo + sent_s)))
+        all_ms = done.latency_ms
+        ok_ms = done.latency_ms[done.status == 200]
         flights = [(t, v) for t, v in m.in_flight if lo <= t < end]
-        transport = [s.latency_ms - s.server_ms for s in done if s.server_ms is not None]
-        transport_ms = median(transport) if transport else math.nan
-        typical_ms = max(0.0, transport_ms) if transport else 0.0
-        inside = [d for d in (min(b, end) - max(a, lo) for a, b in (_held(s, typical_ms) for s in m.load.samples))
-                  if d > 0]
+        transport = (done.latency_ms - done.server_ms)[done.timed]
+        transport_ms = float(np.median(transport)) if len(transport) else math.nan
+        typical_ms = max(0.0, transport_ms) if len(transport) else 0.0
+        held_from, held_to = _held(m.load.samples, typical_ms)
+        inside = np.minimum(held_to, end) - np.maximum(held_from, lo)
+        inside = inside[inside > 0]
         window = [r for r in m.readings if lo <= r.at_s < end]
         timed = window[-1].latency_count - window[0].latency_count if len(window) >= 2 else 0.0
         interval = median(b[0] - a[0] for a, b in pairwise(flights)) if len(flights) >= 2 else math.inf
         out.append(Step(
-            rate=rate, sent_rps=len(sent) / sent_s,
+            rate=rate, sent_rps=sent / sent_s,
             throughput_ok=m.load.throughput(index, skip_s=warmup, status=200),
             throughput_all=m.load.throughput(index, skip_s=warmup),
             p50_ms=percentile(all_ms, 50), p95_ms=percentile(all_ms, 95), p99_ms=percentile(all_ms, 99),
-            mean_ms=sum(all_ms) / len(all_ms) if all_ms else math.nan,
-            error_pct=100.0 * (len(all_ms) - len(ok_ms)) / len(all_ms) if all_ms else math.nan,
+            mean_ms=float(np.mean(all_ms)) if len(all_ms) else math.nan,
+            error_pct=100.0 * (len(all_ms) - len(ok_ms)) / len(all_ms) if len(all_ms) else math.nan,
             in_flight=sum(v for _, v in flights) / len(flights) if flights else math.nan,
-            client_in_flight=sum(inside) / window_s if window_s > 0 else math.nan,
+            client_in_flight=float(np.sum(inside)) / window_s if window_s > 0 else math.nan,
             littles_se_pct=littles_law_se_pct(inside, interval),
             service_mean_ms=(1000.0 * (window[-1].latency_sum_s - window[0].latency_sum_s) / timed
                              if timed > 0 else math.nan),
@@ -120,15 +125,15 @@ def steps_of(m: Measured, params: Params) -> list[Step]:
     return out
 
 
-def _held(sample: Sample, typical_transport_ms: float) -> tuple[float, float]:
-    """When the service held a request, as seen from the client's clock: its start and end, each
+def _held(samples: Samples, typical_transport_ms: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """When the service held each request, as seen from the client's clock: its start and end, each
     moved in by half its transport — client latency − the service's own handler time, or the step's
     typical transport for an answer without one (a proxy's 504, a reset), so that an answer the
     proxy gave while the service still held the request keeps counting against the law."""
-    transport_ms = (sample.latency_ms - sample.server_ms if sample.server_ms is not None
-                    else min(typical_transport_ms, sample.latency_ms))
-    half_s = max(0.0, transport_ms) / 2000.0
-    return sample.start_s + half_s, sample.end_s - half_s
+    transport_ms = np.where(samples.timed, samples.latency_ms - samples.server_ms,
+                            np.minimum(typical_transport_ms, samples.latency_ms))
+    half_s = np.maximum(0.0, transport_ms) / 2000.0
+    return samples.start_s + half_s, samples.end_s - half_s
 
 
 def cpu_warnings(load: LoadResult) -> list[str]:
@@ -151,7 +156,7 @@ def littles_law_error_pct(step: Step) -> float:
     return abs(step.in_flight - predicted) / predicted * 100.0
 
 
-def littles_law_se_pct(inside_s: list[float], interval_s: float) -> float:
+def littles_law_se_pct(inside_s: Values, interval_s: float) -> float:
     """Standard error (%) of the gauge's mean against the client's λW, for requests that spent
     ``inside_s`` seconds in the window and a gauge sampled every ``interval_s``.
 
@@ -159,10 +164,11 @@ def littles_law_se_pct(inside_s: list[float], interval_s: float) -> float:
     ⌊d/Δ⌋ or ⌈d/Δ⌉ intervals, a variance of Δ²·f(1−f) (f the fraction, 1/6 on average) — or, for
     d < Δ, d·(Δ − d). Independent between requests, these add up; relative to Σ d.
     """
-    total = sum(inside_s)
+    inside = np.asarray(inside_s, dtype=np.float64)
+    total = float(np.sum(inside))
     if not total > 0 or not math.isfinite(interval_s):
         return math.inf
-    variance = sum(d * (interval_s - d) if d < interval_s else interval_s ** 2 / 6 for d in inside_s)
+    variance = float(np.sum(np.where(inside < interval_s, inside * (interval_s - inside), interval_s ** 2 / 6)))
     return 100.0 * math.sqrt(variance) / total
 
 

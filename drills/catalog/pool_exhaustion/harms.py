@@ -5,11 +5,13 @@ anti-pattern or the mechanism does, measured where the app and its clients see i
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Mapping
 
+import numpy as np
+from numpy.typing import NDArray
+
 from ...findings import AtLeast, AtMost, Finding, Hypothesis
-from ...stack.loadgen import SATURATED_CPU_PCT, Sample
+from ...stack.loadgen import SATURATED_CPU_PCT, Samples
 from ...stats import percentile_interval, share, span
 from ...watch import PoolReading
 from .observations import Run, outcome
@@ -41,7 +43,7 @@ def _refused(params: Params, over: Run | None) -> Finding:
              else f"no census ({census.error or 'not run'})")
     detail = (f"pool connection errors {errors:.0f} (in {len(over.readings)} /metrics readings); server log: "
               f"{over.app_refused_in_log} FATAL 53300 of the app (and {over.drill_refused} of the drill's own); "
-              f"{where}; answers {dict(Counter(outcome(s) for s in over.load.samples))}")
+              f"{where}; answers {over.load.samples.count_by(outcome)}")
     if errors >= 1 and before is not None and before.app < census.ordinary_slots:
         # Refusals, but the census found a non-reserved slot the app did not hold: it may have taken it.
         return h.inconclusive(errors, len(over.readings), f"the census may have taken a slot the app was refused; "
@@ -62,11 +64,11 @@ def _clients(params: Params, over: Run | None) -> Finding:
     if over is None:
         return h.judge(None, 0, "configuration not run")
     answers = over.load.step_samples(0, skip_s=params.warmup_s)
-    timeouts = [s for s in answers if s.status == 503 and s.error == "pool_timeout"]
-    database = sum(1 for s in answers if s.layer == "database")
+    timeouts = answers.latency_ms[(answers.status == 503) & answers.named("error", "pool_timeout")]
+    database = int(np.count_nonzero(answers.named("layer", "database")))
     detail = (f"{len(timeouts)}/{len(answers)} answers were pool-timeout 503s (latencies "
-              f"{span([s.latency_ms / 1000 for s in timeouts])}); answers naming the database (53300 reaching a "
-              f"client): {database}; outcomes {dict(Counter(outcome(s) for s in answers))}")
+              f"{span(timeouts / 1000)}); answers naming the database (53300 reaching a "
+              f"client): {database}; outcomes {answers.count_by(outcome)}")
     busy = ", ".join(f"Locust at {c:.0f} % CPU" for c in over.load.step_cpu_pct if c >= SATURATED_CPU_PCT)
     observed = share(len(timeouts), len(answers))
     return (h.inconclusive(observed, len(answers), f"generator saturated ({busy}); {detail}") if busy
@@ -101,7 +103,7 @@ def judge_bounded(params: Params, runs: Mapping[str, Run], stats: list[StepStats
     """max_waiting set: every request past the bound fails at once, the admitted ones keep a bounded p99."""
     findings: list[Finding] = []
     bounded = runs.get("bounded")
-    samples = bounded.load.samples if bounded else []
+    samples = bounded.load.samples if bounded else Samples.empty()
     bounded_busy = ", ".join(f"Locust at {c:.0f} % CPU" for c in (bounded.load.step_cpu_pct if bounded else [])
                              if c >= SATURATED_CPU_PCT)
     fast_ms = max(params.tolerance_ms, params.hold_s * 1000)
@@ -130,16 +132,20 @@ def judge_bounded(params: Params, runs: Mapping[str, Run], stats: list[StepStats
     # answers, up to 3 holds, all in its first 0.8 s). Judged from the first reading with every
     # pool at its max_size.
     full_at = pools_full_at(params, bounded.readings if bounded else [])
-    admitted = [s for s in samples if s.status == 200 and (full_at is None or s.start_s >= full_at)]
-    skipped = (f"; {sum(s.status == 200 for s in samples) - len(admitted)} answers started before the pools "
+    ok = samples.status == 200
+    admitted = ok & (samples.start_s >= full_at) if full_at is not None else ok
+    n_admitted = int(np.count_nonzero(admitted))
+    skipped = (f"; {int(np.count_nonzero(ok)) - n_admitted} answers started before the pools "
                f"reached {params.slots} connections left out" if full_at is not None else "")
     # The bound is on the wait for a connection, so it is judged on the service's own time in its
     # handler (Server-Timing): a client's clock adds the proxy, the worker's event-loop backlog and
     # the generator, which on two shared cores reached 4 holds at a p99 while the pools kept theirs.
-    in_service = [s.server_ms for s in admitted if s.server_ms is not None]
-    judged_ms = in_service if len(in_service) == len(admitted) else [s.latency_ms for s in admitted]
-    instrument = ("time in the service's handler (Server-Timing)" if judged_ms is in_service
-                  else f"client latency ({len(admitted) - len(in_service)} answers without Server-Timing)")
+    in_service = samples.server_ms[admitted & samples.timed]
+    at_client = samples.latency_ms[admitted]
+    by_service = len(in_service) == n_admitted
+    judged_ms = in_service if by_service else at_client
+    instrument = ("time in the service's handler (Server-Timing)" if by_service
+                  else f"client latency ({n_admitted - len(in_service)} answers without Server-Timing)")
     # A waiter may wait one whole hold per round of pool_max_size ahead of it: the connections it
     # waits for may all have just been taken (not max_waiting ÷ max_size holds: that is the mean).
     bound_ms = (params.hold_s * (1 + math.ceil(params.max_waiting / params.pool_max_size)) * 1000
@@ -150,9 +156,9 @@ def judge_bounded(params: Params, runs: Mapping[str, Run], stats: list[StepStats
                    "tolerance, its 95 % interval included.", AtMost(round(bound_ms), "ms"),
                    recommended=False)
     unbounded = [s for s in stats if s.users == params.bounded_users]
-    client = percentile_interval([s.latency_ms for s in admitted], 99)
+    client = percentile_interval(at_client, 99)
     detail = (f"p99 of {len(judged_ms)} admitted requests at {params.bounded_users} users, {instrument}{skipped}"
-              + (f"; at the client: {client}" if client and judged_ms is in_service else "")
+              + (f"; at the client: {client}" if client and by_service else "")
               + (f"; closed-loop without the bound at {unbounded[0].users} users: p99 {unbounded[0].p99_ms:.0f} ms"
                  if unbounded else ""))
     p99 = percentile_interval(judged_ms, 99)
@@ -173,31 +179,33 @@ def pools_full_at(params: Params, readings: list[PoolReading]) -> float | None:
     return next((r.at_s for r in readings if r.size >= params.slots), readings[-1].at_s + 1e9)
 
 
-def turn_away_ms(params: Params, samples: list[Sample], fast_ms: float) -> tuple[list[float], str]:
+def turn_away_ms(params: Params, samples: Samples, fast_ms: float) -> tuple[NDArray[np.float64], str]:
     """The time each request the bounded pools had to turn away took to get its answer, and how they
     were counted. A queue without a bound turns nobody away (its users wait instead): the requests
     the offered excess predicts are then missing, and the slowest admitted answers stand for them,
     so that run fails rather than leaving nothing to judge. A percentile with its interval, not every
     rejection: one scheduling hiccup of a shared two-core machine in ~800 rejections (measured: 2 at
     61 ms) says nothing about where the pool rejects."""
-    if not samples:
-        return [], "no answers"
+    if not len(samples):
+        return np.empty(0), "no answers"
     offered = params.bounded_users / params.bounded_pacing_s if params.bounded_pacing_s else 0.0
     # The offered rate and the capacity each within capacity_tolerance_pct, against the rejections;
     # over the step only (the drain's rejections come on top).
     tol = params.capacity_tolerance_pct / 100
     predicted = round(max(0.0, offered * (1 - tol) - params.capacity_rps * (1 + tol)) * params.bounded_s)
-    rejected = [s.latency_ms for s in samples if s.status == 503 and s.error == "pool_queue_full"]
-    other = [max(s.latency_ms, 2 * fast_ms) for s in samples if s.status != 200 and s.error != "pool_queue_full"]
+    queue_full = samples.named("error", "pool_queue_full")
+    rejected = samples.latency_ms[(samples.status == 503) & queue_full]
+    others = (samples.status != 200) & ~queue_full
+    other = np.maximum(samples.latency_ms[others], 2 * fast_ms)
     shortfall = max(0, predicted - len(rejected) - len(other))
-    admitted = sorted((s.latency_ms for s in samples if s.status == 200), reverse=True)[:shortfall]
-    stand_ins = [max(ms, 2 * fast_ms) for ms in admitted] + [2 * fast_ms] * (shortfall - len(admitted))
-    summary = (f"{len(rejected)} pool_queue_full 503s (latencies {span([ms / 1000 for ms in rejected])}, "
-               f"{sum(ms <= fast_ms for ms in rejected)} within {fast_ms:g} ms), {len(other)} other non-200 answers "
-               f"{dict(Counter(outcome(s) for s in samples if s.status != 200 and s.error != 'pool_queue_full'))}; "
+    admitted = np.sort(samples.latency_ms[samples.status == 200])[::-1][:shortfall]
+    stand_ins = np.concatenate([np.maximum(admitted, 2 * fast_ms), np.full(shortfall - len(admitted), 2 * fast_ms)])
+    summary = (f"{len(rejected)} pool_queue_full 503s (latencies {span(rejected / 1000)}, "
+               f"{int(np.count_nonzero(rejected <= fast_ms))} within {fast_ms:g} ms), {len(other)} other non-200 "
+               f"answers {samples.take(others).count_by(outcome)}; "
                f"{predicted} turned away predicted (offered {offered:.0f} req/s − {tol:.0%}, capacity "
                f"{params.capacity_rps:.0f} req/s + {tol:.0%}, over {params.bounded_s:g} s): shortfall {shortfall}")
-    return rejected + other + stand_ins, summary
+    return np.concatenate([rejected, other, stand_ins]), summary
 
 
 def total(readings: list[PoolReading], field: str) -> float:

@@ -9,11 +9,13 @@ held. Where Locust saturated its core, the verdicts that rest on its numbers are
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Mapping
+
+import numpy as np
 
 from ...findings import AtLeast, AtMost, Finding, Hypothesis, Within
 from ...params import SUPERUSER_RESERVED_CONNECTIONS
+from ...stack.loadgen import Samples
 from ...stats import share, span
 from ...watch import PoolReading
 from .harms import judge_bounded, judge_oversubscribed, total
@@ -96,11 +98,12 @@ def _queue(params: Params, plateau: list[StepStats], uneven: str) -> Finding:
 
 
 def _pool_503(params: Params, rec: Run | None) -> Finding:
-    overload = [s for s in (rec.load.samples if rec else []) if s.status != 200]
-    fast_pool = [s for s in overload if s.status == 503 and s.layer == "pool"
-                 and s.latency_ms <= (params.pool_timeout_s * 1000 + params.tolerance_ms
-                                      + params.pool_timeout_s * 1000 * params.latency_tolerance_pct / 100)]
-    proxy_504 = sum(1 for s in overload if s.status == 504 and not s.layer)
+    samples = rec.load.samples if rec else Samples.empty()
+    overload = samples.take(samples.status != 200)
+    fast_pool = overload.latency_ms[(overload.status == 503) & overload.named("layer", "pool")
+                                    & (overload.latency_ms <= (params.pool_timeout_s * 1000 + params.tolerance_ms
+                                       + params.pool_timeout_s * 1000 * params.latency_tolerance_pct / 100))]
+    proxy_504 = int(np.count_nonzero((overload.status == 504) & overload.named("layer", "")))
     h = Hypothesis("recommended.pool-503-not-proxy-504",
                    f"With the pool's wait ({params.pool_timeout_s:g} s) below the proxy's read timeout "
                    f"({params.proxy_read_timeout_s:g} s), excess requests get a fast 503 naming the pool, never a "
@@ -108,8 +111,8 @@ def _pool_503(params: Params, rec: Run | None) -> Finding:
     return h.judge(share(len(fast_pool), len(overload)), len(overload),
                    f"{len(fast_pool)}/{len(overload)} non-200 answers were pool 503s within "
                    f"{params.pool_timeout_s * 1000:.0f} ms + tolerance "
-                   f"(latencies {span([s.latency_ms / 1000 for s in fast_pool])}); "
-                   f"proxy 504s: {proxy_504}; outcomes {dict(Counter(outcome(s) for s in overload))}")
+                   f"(latencies {span(fast_pool / 1000)}); "
+                   f"proxy 504s: {proxy_504}; outcomes {overload.count_by(outcome)}")
 
 
 def _bounded(params: Params, rec: Run | None) -> Finding:

@@ -58,6 +58,7 @@ def measure(m: Measuring[Params]) -> Run:
             if census_run:
                 peak.start()
             result = locust.wait()
+            m.keep_samples(result)
             if census_run:
                 peak.join(timeout=15)
         watch.check()

@@ -76,7 +76,8 @@ class Run:
 
 
 def outcome(sample: Sample) -> str:
-    """The answer one request got: 200, a named error of the app's, a proxy error, or none."""
+    """The answer one request got: 200, a named error of the app's, a proxy error, or none (from its
+    status and labels only: ``Samples.count_by`` names each combination of them once)."""
     if sample.status == 200:
         return "200"
     if sample.status == 0:

@@ -20,8 +20,8 @@ def tables(params: Params, runs: Mapping[str, Run]) -> dict[str, list[list[str]]
 
 def observations(runs: Mapping[str, Run]) -> list[dict[str, Any]]:
     """Each configuration's steps, Locust's CPU and warnings, the server's refusals, the census of its
-    slots at the peak, the admin probes and every pool reading, JSON-ready (the raw samples are only
-    counted)."""
+    slots at the peak, the admin probes and every pool reading, JSON-ready (the raw samples are
+    counted here and kept whole in the run folder's samples.parquet, by configuration)."""
     return [{"configuration": r.name, "users": r.users, "step_cpu_pct": r.load.step_cpu_pct,
              "locust_warnings": r.load.warnings, "refused_in_log": r.refused_in_log,
              "drill_refused": r.drill_refused, "census": asdict(r.census),

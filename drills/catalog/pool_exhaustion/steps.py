@@ -3,9 +3,10 @@ pool and server readings taken during the step, and how busy the load generator 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+import numpy as np
 
 from ...stack.loadgen import SATURATED_CPU_PCT
 from ...stats import interval_cell, percentile
@@ -55,7 +56,7 @@ def step_stats(run: Run, params: Params) -> list[StepStats]:
     out = []
     for index, users in enumerate(run.users):
         done = run.load.step_samples(index, skip_s=params.warmup_s)
-        ok = [s.latency_ms for s in done if s.status == 200]
+        ok = done.latency_ms[done.status == 200]
         start, end = run.load.step_bounds()[index]
         readings = [r for r in run.readings if start <= r.at_s < end]
         settled = [r for r in readings if r.at_s >= start + params.warmup_s]
@@ -64,8 +65,8 @@ def step_stats(run: Run, params: Params) -> list[StepStats]:
             users=users,
             throughput_ok=run.load.throughput(index, skip_s=params.warmup_s, status=200),
             p50_ms=percentile(ok, 50), p95_ms=percentile(ok, 95), p99_ms=percentile(ok, 99),
-            mean_ms=sum(ok) / len(ok) if ok else float("nan"),
-            statuses=dict(Counter(outcome(s) for s in done)),
+            mean_ms=float(np.mean(ok)) if len(ok) else float("nan"),
+            statuses=done.count_by(outcome),
             max_waiting=max((r.waiting for r in readings), default=0.0),
             max_server=max((r.server_total for r in readings), default=0),
             locust_cpu_pct=run.load.step_cpu_pct[index],
