@@ -62,6 +62,7 @@ class ServiceConfig(AppTuning):
     def __post_init__(self) -> None:
         """Refuse a framework, worker class or thread count Gunicorn would not run as asked, before
         any process starts (raises ``ParameterError`` naming the parameter and what is allowed)."""
+        super().__post_init__()  # the app's own knobs (AppTuning: the retry policy)
         if self.framework not in WORKER_CLASSES:
             raise ParameterError("framework", self.framework, f"one of {', '.join(WORKER_CLASSES)}")
         allowed = WORKER_CLASSES[self.framework]

@@ -240,4 +240,5 @@ def test_each_drill_names_what_sends_its_load() -> None:
     """The timeout ladder and proxy-upstreams send with their own client, not Locust."""
     assert {s.name: s.load_generator for s in all_drills()} == {
         "timeout-ladder": "the drill's own HTTP client", "proxy-upstreams": "the drill's own HTTP client",
-        "pool-exhaustion": "Locust", "load-capacity": "Locust"}
+        "pool-exhaustion": "Locust", "load-capacity": "Locust",
+        "retry-amplification": "the drill's own HTTP client"}

@@ -244,18 +244,18 @@ def test_the_budget_caps_the_storm_and_without_one_it_outlasts_the_fault() -> No
     capped = storm_run("budget", bad_until=fault_end, retries_per_failure=0)
     capped.attempts += [Attempt(f"st{k}", "storm", 2, 5.0, 1.0, None, "client-timeout") for k in range(12)]
     stormed = storm_run("no-budget", bad_until=P.storm_s, retries_per_failure=2)
-    extra, recovers, outlasts = j.storm(P, capped, stormed)
+    extra, recovers, outlasts = j.judge_storm(P, capped, stormed)
     assert (extra.verdict, recovers.verdict, outlasts.verdict) == (HELD, HELD, HELD), (extra, recovers, outlasts)
     assert recovers.observed == 0
     # Under each other's stack: the budget's claims fail on the storm, the storm's on the budget.
-    extra, recovers, outlasts = j.storm(P, stormed, capped)
+    extra, recovers, outlasts = j.judge_storm(P, stormed, capped)
     assert (extra.verdict, recovers.verdict, outlasts.verdict) == (FAILED, FAILED, FAILED)
     late = storm_run("budget", bad_until=fault_end + P.recovery_limit_s + 1, retries_per_failure=0)
-    assert j.storm(P, late, None)[1].verdict is FAILED
+    assert j.judge_storm(P, late, None)[1].verdict is FAILED
     calm = storm_run("budget", bad_until=fault_end, retries_per_failure=0, fail_in_fault=False)
-    verdicts = [f.verdict for f in j.storm(P, calm, calm)]
+    verdicts = [f.verdict for f in j.judge_storm(P, calm, calm)]
     assert verdicts == [INCONCLUSIVE] * 3  # the fault overloaded nothing: no storm to judge
-    assert [f.verdict for f in j.storm(P, None, None)] == [INCONCLUSIVE] * 3
+    assert [f.verdict for f in j.judge_storm(P, None, None)] == [INCONCLUSIVE] * 3
 
 
 def test_recovery_and_per_second() -> None:

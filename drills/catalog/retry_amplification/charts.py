@@ -9,9 +9,9 @@ from matplotlib.figure import Figure
 
 from ...charts import save_png
 from ...findings import Chart
-from .judge import storm_series
 from .observations import RetryRun, peak_to_mean
 from .params import Params
+from .storm import storm_series
 
 COLOURS = {"recommended": "#2ca02c", "budget": "#2ca02c", "naive": "#d62728", "no-budget": "#d62728"}
 

@@ -21,7 +21,7 @@ import dataclasses
 from ...app.settings import RetryOn
 from ...retry_policy import RetryPolicy
 from ...stack import PostgresConfig, ServiceConfig, StackConfig
-from ..recommended_stack import recommended_proxy
+from ..recommended_stack import recommended_gunicorn_keepalive_s, recommended_proxy
 from .params import Params
 
 #: nginx passes a request on after a refused connect or a reset, and after a timeout or a 502/503/504:
@@ -58,7 +58,8 @@ def recommended_stack(params: Params) -> StackConfig:
     return StackConfig(
         postgres=_postgres(params, statement_timeout_s=params.statement_timeout_s),
         service=ServiceConfig(
-            workers=params.workers, pool_min_size=1, pool_max_size=params.pool_max_size, pool_timeout_s=2.0,
+            workers=params.workers, keepalive_s=recommended_gunicorn_keepalive_s(),
+            pool_min_size=1, pool_max_size=params.pool_max_size, pool_timeout_s=2.0,
             request_budget_s=0.0,  # only the statement timeout ends a slowed statement: the fault is exact
             retry_on="serialization", retry_attempts=params.attempts,
             retry_budget_ratio=params.budget_ratio, retry_budget_burst=params.budget_burst,
@@ -99,7 +100,8 @@ def storm_stack(params: Params, *, budget: bool) -> StackConfig:
     """One replica, one worker, its pool the only queue: nothing gives up on a queued request."""
     return StackConfig(
         postgres=_postgres(params, statement_timeout_s=None),
-        service=ServiceConfig(workers=1, pool_min_size=params.pool_max_size, pool_max_size=params.pool_max_size,
+        service=ServiceConfig(workers=1, keepalive_s=recommended_gunicorn_keepalive_s(),
+                              pool_min_size=params.pool_max_size, pool_max_size=params.pool_max_size,
                               pool_timeout_s=10.0, pool_max_waiting=0, request_budget_s=0.0),
         proxy=recommended_proxy(read_timeout_s=10.0),
         replicas=1,

@@ -20,10 +20,19 @@ from ...deployment import Capability, Deployment
 from ...pipeline import Measuring
 from ...retry_policy import RetryPolicy
 from ...stack.http import Endpoint
-from . import schema
 from .client import call
 from .observations import Attempt, DbAttempt, RetryRun, parse_ledgers
 from .params import Params
+from .schema import (
+    admin_connection,
+    attempts_counted,
+    clear_fault,
+    counter,
+    nginx_events,
+    prepare,
+    rows_per_tag,
+    set_fault,
+)
 
 #: Kinds of measurement, by the name's last part (the configuration is the first).
 KINDS = ("amplify", "jitter", "resend", "key", "conflicts")
@@ -40,9 +49,9 @@ def kind_of(run: str) -> str:
 def measure(m: Measuring[Params]) -> RetryRun:
     deployment, params = m.deployment, m.params
     policy = m.stack.client_retry if m.stack is not None else None
-    with schema.admin(deployment) as admin:
-        schema.prepare(admin)
-        before = schema.attempts_counted(admin)
+    with admin_connection(deployment) as conn:
+        prepare(conn)
+        before = attempts_counted(conn)
     logs = Capability.LOGS in deployment.capabilities
     log_from = len(deployment.log("proxy")) if logs else 0
     kind = kind_of(m.run)
@@ -59,15 +68,15 @@ def measure(m: Measuring[Params]) -> RetryRun:
         conflicts(deployment, params, run, m.say)
     else:
         storm(deployment, params, policy, run, m.say)
-    with schema.admin(deployment) as admin:
-        schema.clear_fault(admin)
-        run.sequence_count = schema.attempts_counted(admin) - before
+    with admin_connection(deployment) as conn:
+        clear_fault(conn)
+        run.sequence_count = attempts_counted(conn) - before
         tags = {a.tag for a in run.attempts}
-        run.rows = schema.rows_per_tag(admin, sorted(tags))
-        run.counter = schema.counter(admin)
+        run.rows = rows_per_tag(conn, sorted(tags))
+        run.counter = counter(conn)
     run.executions = read_ledgers(deployment, tags)
     if logs:
-        run.log_tags = schema.nginx_events(deployment.log("proxy")[log_from:])
+        run.log_tags = nginx_events(deployment.log("proxy")[log_from:])
     return run
 
 
@@ -100,8 +109,8 @@ def _together(sends: Sequence[Callable[[], list[Attempt]]]) -> list[Attempt]:
 def amplify(deployment: Deployment, params: Params, policy: RetryPolicy | None, run: RetryRun,
             say: Callable[[str], None]) -> None:
     """GETs while every statement sleeps past statement_timeout: each layer's retries show in the ledger."""
-    with schema.admin(deployment) as admin:
-        schema.set_fault(admin, delay_s=params.fault_delay_s, for_s=3600.0)
+    with admin_connection(deployment) as conn:
+        set_fault(conn, delay_s=params.fault_delay_s, for_s=3600.0)
     tags = [_tag("amp") for _ in range(params.amplify_requests)]
     say(f"  amplify: {len(tags)} GETs while the database sleeps {params.fault_delay_s:g} s per statement "
         f"(statement_timeout {params.statement_timeout_s:g} s)")
@@ -119,8 +128,8 @@ def jitter(deployment: Deployment, params: Params, policy: RetryPolicy | None, r
     """Clients whose first attempt fails at the same moment (the service answers 503 to it), each
     with its own budget; their retries' arrivals are read from the ledger."""
     tags = [_tag("jit") for _ in range(params.jitter_clients)]
-    with schema.admin(deployment) as admin:
-        schema.set_fault(admin, fail_attempts=1, for_s=3600.0)
+    with admin_connection(deployment) as conn:
+        set_fault(conn, fail_attempts=1, for_s=3600.0)
     say(f"  jitter: {len(tags)} clients fail together, then retry")
     rng = random.Random()
     run.attempts += _together([partial(call, deployment.entry, tag=t, role="jitter", method="GET",
@@ -239,9 +248,9 @@ def storm(deployment: Deployment, params: Params, policy: RetryPolicy | None, ru
         for k in range(total):
             due = start + k * period
             if not faulted and due >= fault_at:
-                with schema.admin(deployment) as admin:
+                with admin_connection(deployment) as conn:
                     run.fault_from = time.time()
-                    schema.set_fault(admin, delay_s=params.storm_fault_hold_s, for_s=params.storm_fault_s)
+                    set_fault(conn, delay_s=params.storm_fault_hold_s, for_s=params.storm_fault_s)
                 run.fault_until = run.fault_from + params.storm_fault_s
                 faulted = True
             while (left := due - time.monotonic()) > 0:

@@ -6,9 +6,9 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from .judge import storm_series
 from .observations import RetryRun, sqlstates
 from .params import Params
+from .storm import storm_series
 
 
 def tables(params: Params, runs: Mapping[str, RetryRun]) -> dict[str, list[list[str]]]:

@@ -24,7 +24,7 @@ _TAG = re.compile(r"[?&]tag=([A-Za-z0-9_-]+)")
 
 
 @contextlib.contextmanager
-def admin(deployment: Deployment) -> Iterator[psycopg.Connection[Any]]:
+def admin_connection(deployment: Deployment) -> Iterator[psycopg.Connection[Any]]:
     with deployment.connect(options=EXEMPT_FROM_TIMEOUTS) as conn:  # autocommit, as admin_connect opens it
         yield conn
 
