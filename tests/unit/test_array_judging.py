@@ -54,7 +54,7 @@ def noise(load: LoadResult, seed: int, n: int) -> LoadResult:
 
 
 def scenarios() -> dict[str, tuple[Any, Any, dict[str, Any]]]:
-    lp = load_capacity.Params(slo_p99_ms=load_model.SLO_MS)
+    lp = load_capacity.Params(rate_steps=load_model.STEP_RATES, slo_p99_ms=load_model.SLO_MS)
     pp = pool_model.P
     out: dict[str, tuple[Any, Any, dict[str, Any]]] = {}
     for seed, n in ((1, 0), (2, 300), (3, 3000)):

@@ -186,7 +186,7 @@ def test_the_load_falsifier_of_the_plateau_sends_the_steps_around_capacity() -> 
     (shedding,) = [f for f in spec.falsifiers if f.name == "shedding-switched-on"]
     narrowed = shedding.params_for(params)
     assert params.capacity_rps == 80
-    assert narrowed.rates() == narrowed.saturation_rates() == params.saturation_rates() == [60, 80, 100, 120]
+    assert narrowed.rates() == narrowed.saturation_rates() == params.saturation_rates() == [70, 90, 110]
     knee = [f for f in spec.falsifiers if "recommended.knee-below-capacity" in f.catches]
     assert knee and all(f.params_for(params) == params for f in knee), "the knee is located among every step"
 

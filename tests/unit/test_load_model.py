@@ -130,7 +130,7 @@ def test_a_step_is_judged_only_where_its_samples_resolve_the_tolerance() -> None
 
 
 def test_capacity_arithmetic_and_users() -> None:
-    p = Params(slo_p99_ms=SLO_MS)
+    p = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     assert p.slots == 8 and p.capacity_rps == pytest.approx(80)
     assert p.knee_band == pytest.approx((40, 80)) and p.excess_pct == pytest.approx(50)
     assert p.users_for(60) == 120  # 60 req/s × 2 s pacing
@@ -226,6 +226,11 @@ STEPS = {20: Shape(20, 105), 40: Shape(40, 110), 60: Shape(60, 150), 80: Shape(8
          100: Shape(100, 950, ok_rps=77, rejected_ms=1100), 120: Shape(120, 1000, ok_rps=77, rejected_ms=1100)}
 
 
+#: The synthetic runs' steps: one at capacity, where these shapes say what the paper says happens
+#: there (the drill's own defaults leave capacity out: see Params.rate_steps).
+STEP_RATES = "20,40,60,80,100,120"
+
+
 def step_load(params: Params, warnings: tuple[str, ...] = (), **changes: Shape) -> Measured:
     shapes = {**STEPS, **{int(k.removeprefix("r")): v for k, v in changes.items()}}
     return synthetic("recommended", [shapes[int(r)] for r in params.rates()], params.step_s, warnings)
@@ -256,13 +261,13 @@ def verdicts(findings: list[Finding]) -> dict[str, Verdict]:
 
 
 def test_judge_without_any_run_leaves_every_hypothesis_inconclusive() -> None:
-    findings = judge(Params(slo_p99_ms=SLO_MS), {})
+    findings = judge(Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS), {})
     assert [f.key for f in findings] == KEYS
     assert all(f.verdict is Verdict.INCONCLUSIVE and f.samples == 0 for f in findings)
 
 
 def test_judge_holds_every_hypothesis_on_a_run_that_behaves_as_the_paper_says() -> None:
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     findings = judge(params, healthy(params))
     assert [f.key for f in findings] == KEYS
     assert all(f.verdict is Verdict.HELD for f in findings), [(f.key, f.verdict, f.detail) for f in findings]
@@ -278,7 +283,7 @@ def test_judge_holds_every_hypothesis_on_a_run_that_behaves_as_the_paper_says() 
 
 
 def test_steps_of_reads_the_synthetic_run_back() -> None:
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     steps = steps_of(step_load(params), params)
     assert [s.rate for s in steps] == params.rates()
     assert [round(s.sent_rps) for s in steps] == [20, 40, 60, 80, 100, 120]
@@ -293,7 +298,7 @@ def test_steps_of_reads_the_synthetic_run_back() -> None:
 
 def test_littles_law_fails_where_the_service_holds_what_the_client_no_longer_waits_for() -> None:
     """nginx's 504 at the SLO while the service goes on: past capacity the gauge sees the full wait."""
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     runs = healthy(params, recommended=step_load(params, r100=replace(STEPS[100], in_flight_factor=3.0),
                                                   r120=replace(STEPS[120], in_flight_factor=4.0)))
     finding = found(params, runs, "recommended.littles-law")
@@ -303,7 +308,7 @@ def test_littles_law_fails_where_the_service_holds_what_the_client_no_longer_wai
 def test_littles_law_takes_each_requests_transport_out_of_the_clients_time() -> None:
     """12 ms of every 105 ms outside the service (the proxy hop and a busy generator, shown by the
     Server-Timing each answer carries) is no part of what the service held: the law holds."""
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     runs = healthy(params, recommended=step_load(params, r20=replace(STEPS[20], transport_ms=12.0)))
     finding = found(params, runs, "recommended.littles-law")
     assert finding.verdict is Verdict.HELD, finding.detail
@@ -315,21 +320,21 @@ def test_littles_law_takes_each_requests_transport_out_of_the_clients_time() -> 
 def test_littles_law_without_server_timing_counts_the_transport_against_the_service() -> None:
     """The same run with answers that carry no Server-Timing: the client's 105 ms against the 93 ms
     the gauge saw, 13 % apart, fails the 10 % tolerance — the gap the transport correction closes."""
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     shape = replace(STEPS[20], in_flight_factor=93 / 105)
     runs = healthy(params, recommended=step_load(params, r20=shape))
     assert found(params, runs, "recommended.littles-law").verdict is Verdict.FAILED
 
 
 def test_littles_law_fails_below_the_knee_too() -> None:
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     runs = healthy(params, recommended=step_load(params, r20=replace(STEPS[20], in_flight_factor=1.5)))
     finding = found(params, runs, "recommended.littles-law")
     assert finding.verdict is Verdict.FAILED and finding.observed == pytest.approx(50, abs=2)
 
 
 def test_littles_law_excludes_unresolved_steps_and_says_so() -> None:
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     coarse = replace(STEPS[20], reading_every_s=0.5, in_flight_factor=1.5)  # ±18 %: cannot resolve 10 %
     finding = found(params, healthy(params, recommended=step_load(params, r20=coarse)), "recommended.littles-law")
     assert finding.verdict is Verdict.HELD and finding.samples == 5
@@ -337,7 +342,7 @@ def test_littles_law_excludes_unresolved_steps_and_says_so() -> None:
 
 
 def test_littles_law_resting_mostly_on_excluded_steps_is_inconclusive() -> None:
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     coarse = {f"r{r}": replace(STEPS[r], reading_every_s=1.0) for r in (20, 40, 60, 80)}
     finding = found(params, healthy(params, recommended=step_load(params, **coarse)), "recommended.littles-law")
     assert finding.verdict is Verdict.INCONCLUSIVE and "most steps could not be resolved" in finding.detail
@@ -348,10 +353,30 @@ def test_littles_law_resting_mostly_on_excluded_steps_is_inconclusive() -> None:
 
 def test_a_knee_past_capacity_fails() -> None:
     """The SLO held at 80 and 100 req/s: no headroom was needed, so slots ÷ hold did not predict."""
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     runs = healthy(params, recommended=step_load(params, r80=Shape(80, 150), r100=Shape(100, 200)))
     finding = found(params, runs, "recommended.knee-below-capacity")
     assert finding.verdict is Verdict.FAILED and 100 < finding.observed < 102  # 120 req/s broke it
+
+
+@pytest.mark.parametrize(("p99_at_70", "knee_between"), [(200, (70, 80)), (400, (60, 70))])
+def test_the_default_steps_locate_the_knee_inside_its_band_whichever_way_the_step_below_capacity_falls(
+        p99_at_70: float, knee_between: tuple[float, float]) -> None:
+    """No default step at capacity itself: there a 6 s step met a 300 ms SLO with 291 ms one day and
+    missed it with 379–470 ms on others, and a knee interpolated from a step at capacity that met it
+    lies just past capacity (80.2 req/s: failed). The steps around capacity decide it now."""
+    params = Params(slo_p99_ms=SLO_MS)
+    assert params.capacity_rps not in params.rates()
+    shapes = {70: Shape(70, p99_at_70), 90: Shape(90, 1000, ok_rps=77, rejected_ms=1100),
+              110: Shape(110, 1000, ok_rps=77, rejected_ms=1100)}
+    run = synthetic("recommended", [shapes.get(int(r)) or STEPS[int(r)] for r in params.rates()], params.step_s)
+    runs = {"recommended": run, "no-shedding": overload(params, "no-shedding", UNSHED),
+            "shedding": overload(params, "shedding", SHED)}
+    findings = {f.key: f for f in judge(params, runs)}
+    knee_found = findings["recommended.knee-below-capacity"]
+    assert knee_found.verdict is Verdict.HELD and knee_between[0] < knee_found.observed < knee_between[1]
+    assert findings["recommended.flat-past-saturation"].verdict is Verdict.HELD
+    assert findings["recommended.littles-law"].verdict is Verdict.HELD
 
 
 def test_a_knee_no_step_broke_fails_when_it_is_past_capacity_already() -> None:
@@ -362,14 +387,14 @@ def test_a_knee_no_step_broke_fails_when_it_is_past_capacity_already() -> None:
 
 def test_a_knee_far_below_capacity_fails() -> None:
     """A pool half the predicted size: 40 req/s is already past its capacity."""
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     runs = healthy(params, recommended=step_load(params, r40=Shape(40, 400), r60=Shape(60, 1000)))
     finding = found(params, runs, "recommended.knee-below-capacity")
     assert finding.verdict is Verdict.FAILED and finding.observed == pytest.approx(20 + 20 * 145 / 295)
 
 
 def test_a_knee_below_a_first_step_under_the_band_fails() -> None:
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     runs = healthy(params, recommended=step_load(params, r20=Shape(20, 300)))
     finding = found(params, runs, "recommended.knee-below-capacity")
     assert finding.verdict is Verdict.FAILED and "below the first step" in finding.detail
@@ -389,7 +414,7 @@ def test_a_knee_the_steps_do_not_locate_is_inconclusive(rate_steps, changes, why
 
 
 def test_served_throughput_that_keeps_rising_past_capacity_is_not_flat() -> None:
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     runs = healthy(params, recommended=step_load(params, r80=Shape(80, 400), r100=Shape(100, 600),
                                                   r120=Shape(120, 900)))
     finding = found(params, runs, "recommended.flat-past-saturation")
@@ -400,7 +425,7 @@ def test_served_throughput_that_keeps_rising_past_capacity_is_not_flat() -> None
 def test_a_plateau_that_collapses_past_capacity_fails(served) -> None:
     """The proxy gives up before the pool: every request past capacity a 504 (0/s served, where the
     spread is undefined), or a low level that is flat only because little is served."""
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     gone = {f"r{r}": Shape(r, 900, ok_rps=served, rejected_ms=300, error="", status=504) for r in (80, 100, 120)}
     finding = found(params, healthy(params, recommended=step_load(params, **gone)), "recommended.flat-past-saturation")
     assert finding.verdict is Verdict.FAILED and "collapsed past capacity" in finding.detail, finding.detail
@@ -408,7 +433,7 @@ def test_a_plateau_that_collapses_past_capacity_fails(served) -> None:
 
 def test_a_plateau_whose_latency_stays_within_the_slo_fails() -> None:
     """Shedding in the recommended stack: flat throughput, but the p99 past capacity keeps the SLO."""
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     shed = {f"r{r}": Shape(r, 180, ok_rps=77, rejected_ms=5, error="pool_queue_full") for r in (80, 100, 120)}
     finding = found(params, healthy(params, recommended=step_load(params, **shed)), "recommended.flat-past-saturation")
     assert finding.verdict is Verdict.FAILED and finding.detail.startswith("latency did not rise")
@@ -417,7 +442,7 @@ def test_a_plateau_whose_latency_stays_within_the_slo_fails() -> None:
 
 def test_a_plateau_no_slower_than_before_capacity_fails() -> None:
     """p99 past the SLO, but the mean as high below capacity already: latency did not rise there."""
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     runs = healthy(params, recommended=step_load(params, r60=Shape(60, 1200)))
     finding = found(params, runs, "recommended.flat-past-saturation")
     assert finding.verdict is Verdict.FAILED and "80/s no slower on average than 60/s" in finding.detail
@@ -425,7 +450,7 @@ def test_a_plateau_no_slower_than_before_capacity_fails() -> None:
 
 def test_p99s_at_the_pool_timeouts_ceiling_need_not_rise_from_step_to_step() -> None:
     """Past capacity the pool's timeout caps the wait: 703 ms, then 574 ms was noise (measured)."""
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     runs = healthy(params, recommended=step_load(params, r120=Shape(120, 500, ok_rps=77, rejected_ms=600)))
     assert found(params, runs, "recommended.flat-past-saturation").verdict is Verdict.HELD
 
@@ -445,7 +470,7 @@ def test_a_plateau_of_one_step_is_inconclusive() -> None:
     {"warnings": ("CPU usage above 90%! This may constrain your throughput …",)},  # Locust's own warning
 ])
 def test_a_generator_that_was_the_bottleneck_makes_the_step_load_inconclusive(recommended) -> None:
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     found_ = verdicts(judge(params, healthy(params, recommended=step_load(params, **recommended))))
     assert [found_[k] for k in KEYS[:3]] == [Verdict.INCONCLUSIVE] * 3
     assert [found_[k] for k in KEYS[3:]] == [Verdict.HELD] * 4
@@ -456,7 +481,7 @@ def test_a_generator_that_was_the_bottleneck_makes_the_step_load_inconclusive(re
 
 def test_an_unbounded_queue_fails_the_admitted_p99_and_the_fast_503s() -> None:
     """max_waiting 0 in the shedding stack: admitted requests wait, the excess times out after 1 s."""
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     found_ = verdicts(judge(params, healthy(params, shedding=overload(params, "shedding", UNSHED))))
     assert found_["shedding.admitted-p99-within-slo"] is Verdict.FAILED
     assert found_["shedding.excess-fast-503"] is Verdict.FAILED
@@ -466,7 +491,7 @@ def test_an_unbounded_queue_fails_the_admitted_p99_and_the_fast_503s() -> None:
 @pytest.mark.parametrize(("status", "rejected_ms"), [(504, 5), (0, 5), (503, 150)])
 def test_every_answer_other_than_a_fast_503_counts_against_the_shedding(status, rejected_ms) -> None:
     """A 504, a reset (no status) and a slow 503 are all a place in a queue, or worse."""
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     shed = overload(params, "shedding", replace(SHED, status=status, rejected_ms=rejected_ms, error=""))
     finding = found(params, healthy(params, shedding=shed), "shedding.excess-fast-503")
     assert finding.verdict is Verdict.FAILED and finding.observed == 0 and finding.samples > 200
@@ -476,14 +501,14 @@ def test_every_answer_other_than_a_fast_503_counts_against_the_shedding(status, 
 def test_shedding_more_or_less_than_the_excess_fails(ok_rps, observed) -> None:
     """A pool half the predicted size turns away three quarters; one that serves nearly all of it
     sheds nothing of an excess the parameters predict."""
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     shed = overload(params, "shedding", replace(SHED, ok_rps=ok_rps))
     finding = found(params, healthy(params, shedding=shed), "shedding.sheds-only-the-excess")
     assert finding.verdict is Verdict.FAILED and finding.observed == pytest.approx(observed, abs=0.5)
 
 
 def test_the_excess_is_over_what_the_unshed_stack_served_else_over_slots_per_hold() -> None:
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     with_unshed = found(params, healthy(params), "shedding.sheds-only-the-excess")
     assert with_unshed.expected == "51.9 ± 10 %" and "capacity 77.0 req/s (as the unshed" in with_unshed.detail
     runs = healthy(params)
@@ -493,14 +518,14 @@ def test_the_excess_is_over_what_the_unshed_stack_served_else_over_slots_per_hol
 
 
 def test_shedding_that_turned_nothing_away_has_no_503s_to_judge() -> None:
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     finding = found(params, healthy(params, shedding=overload(params, "shedding", Shape(160, 120))),
                     "shedding.excess-fast-503")
     assert finding.verdict is Verdict.INCONCLUSIVE and finding.samples == 0
 
 
 def test_a_fast_unshed_overload_fails() -> None:
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     finding = found(params, healthy(params, **{"no-shedding": overload(params, "no-shedding", Shape(160, 120))}),
                     "no-shedding.p99-breaks-slo")
     assert finding.verdict is Verdict.FAILED and finding.observed == pytest.approx(120)
@@ -508,7 +533,7 @@ def test_a_fast_unshed_overload_fails() -> None:
 
 @pytest.mark.parametrize(("run", "keys"), [("shedding", KEYS[3:6]), ("no-shedding", KEYS[6:])])
 def test_a_missing_overload_leaves_its_hypotheses_inconclusive(run, keys) -> None:
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     runs = healthy(params)
     del runs[run]
     found_ = verdicts(judge(params, runs))
@@ -522,7 +547,7 @@ def test_a_missing_overload_leaves_its_hypotheses_inconclusive(run, keys) -> Non
     ("no-shedding", {}, ("Worker abc (index 0) exceeded cpu threshold (will only log this once per worker)",)),
 ])
 def test_a_saturated_generator_under_overload_makes_that_runs_hypotheses_inconclusive(run, changes, warnings) -> None:
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     base = SHED if run == "shedding" else UNSHED
     found_ = verdicts(judge(params, healthy(params, **{run: overload(params, run, replace(base, **changes),
                                                                           warnings)})))
@@ -533,7 +558,7 @@ def test_a_saturated_generator_under_overload_makes_that_runs_hypotheses_inconcl
 
 
 def test_a_warning_that_is_not_about_cpu_does_not_stop_the_judging() -> None:
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     runs = healthy(params, shedding=overload(params, "shedding", SHED,
                                              ("Your selected spawn rate is very high (>100)",)))
     assert all(v is Verdict.HELD for v in verdicts(judge(params, runs)).values())
@@ -550,27 +575,34 @@ def test_every_hypothesis_has_a_falsifier() -> None:
 
 
 def test_each_falsifier_changes_what_its_harm_says() -> None:
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     by_name = {f.name: f for f in FALSIFIERS}
 
     def under(name: str):
         f = by_name[name]
         return f.stack(params, stack_config(params, f.configuration))
 
-    assert under("pool-smaller-than-predicted").service.pool_max_size == 2
+    quarter = under("pool-smaller-than-predicted")
+    assert quarter.service.pool_max_size == quarter.service.pool_min_size == 1
+    assert quarter.service.pool_max_size * params.workers / params.hold_s < params.knee_band[0], (
+        "its capacity lies below the knee band, not on its edge")
     larger = under("pool-larger-than-predicted")
     assert larger.service.pool_max_size == larger.service.pool_min_size == 8
     assert larger.postgres.max_connections >= params.workers * 8 + 3, "the server has room for the pool"
     assert under("shedding-switched-on").service.pool_max_waiting == params.shed_max_waiting
-    assert under("proxy-gives-up-first").proxy.read_timeout_s == pytest.approx(0.25)
+    gives_up = under("proxy-gives-up-first")
+    assert gives_up.proxy.read_timeout_s == pytest.approx(0.25)
+    assert stack_config(params, "recommended").proxy.max_fails > 0 and gives_up.proxy.max_fails == 0, (
+        "no ejection: the service sees the requests whose clients nginx answered")
     unbounded = under("unbounded-queue")
     assert unbounded.service.pool_max_waiting == 0 and unbounded.service.pool_timeout_s == params.pool_timeout_s
-    assert under("shedding-pool-smaller-than-predicted").service.pool_max_waiting == params.shed_max_waiting
+    shed_smaller = under("shedding-pool-smaller-than-predicted")
+    assert shed_smaller.service.pool_max_waiting == params.shed_max_waiting and shed_smaller.service.pool_max_size == 2
 
 
 def test_too_few_admitted_requests_leave_their_p99_inconclusive_however_fast() -> None:
     """180 admitted in the window, all within the SLO: a p99 bounded from above needs ≥ 368."""
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     shed = overload(params, "shedding", replace(SHED, ok_rps=20))
     finding = found(params, healthy(params, shedding=shed), "shedding.admitted-p99-within-slo")
     assert finding.verdict is Verdict.INCONCLUSIVE and finding.samples == 180
@@ -590,7 +622,7 @@ def test_paced_users_on_schedule_send_the_offered_rate_whatever_their_phases(see
     generator was the bottleneck"); over the two seconds of whole periods, exactly 40."""
     import random
 
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     rng = random.Random(seed)
     measured = step_load(params)
     start, end = measured.load.step_bounds()[0]
@@ -607,7 +639,7 @@ def test_paced_users_on_schedule_send_the_offered_rate_whatever_their_phases(see
 
 
 def test_a_generator_that_falls_behind_is_still_seen() -> None:
-    params = Params(slo_p99_ms=SLO_MS)
+    params = Params(rate_steps=STEP_RATES, slo_p99_ms=SLO_MS)
     (first, *_) = steps_of(step_load(params, r20=Shape(20, 105, sent_share=0.8)), params)
     assert first.sent_rps == pytest.approx(16.0, abs=0.6)
     assert first.generator_busy() == "20 req/s: sent only 16.0/s"
