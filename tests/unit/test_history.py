@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from drills.catalog import timeout_ladder
 from drills.export import splice
 from drills.export.index import write_index
@@ -72,8 +74,28 @@ def test_the_index_lists_each_paper_with_its_verification(tmp_path: Path) -> Non
     exported(tmp_path, findings(100, sha=prose_sha256(PAPER))).rename(tmp_path / timeout_ladder.SPEC.paper)
     assert write_index(tmp_path, [timeout_ladder.SPEC])
     text = (tmp_path / "README.md").read_text()
-    assert "| [A paper](timeout-ladders.md) | `timeout-ladder` | 2026-11-27T08:00:00Z | 1/1 | verified |" in text
+    assert ("| [A paper](timeout-ladders.md) | `timeout-ladder` | 2026-11-27T08:00:00Z | 1/1 "
+            "| verified, not falsified |") in text
     assert not write_index(tmp_path, [timeout_ladder.SPEC]), "a second write changes nothing"
+
+
+@pytest.mark.parametrize(("passed", "falsified", "stale", "state"), [
+    (True, True, [], "verified"),
+    (True, None, [], "verified, not falsified"),
+    (True, False, [], "blind check"),
+    (False, True, [], "failed"),
+    (False, False, [], "failed"),
+    (True, True, ["prose changed after the verification"], "prose changed since"),
+])
+def test_the_index_says_verified_only_of_a_run_that_passed_with_every_check_caught(
+        passed: bool, falsified: bool | None, stale: list[str], state: str) -> None:
+    """A run of 5/7 held read "verified" in the index beside its count (20261207T135256Z)."""
+    from drills.export.index import index_state
+    from drills.history import PaperStatus
+    status = PaperStatus("a.md", "timeout-ladder", "run-1", "2026-11-27T08:00:00Z", 5, 7, passed, stale, falsified)
+    assert index_state(status) == state
+    assert index_state(PaperStatus("a.md", "timeout-ladder", None, None, 0, 0, None, ["never verified"])) == (
+        "never verified")
 
 
 def test_export_marks_changed_verdicts_and_draws_the_trend(tmp_path: Path) -> None:
@@ -153,7 +175,7 @@ def test_exporting_one_run_folder_rewrites_the_index_too(tmp_path: Path, monkeyp
     papers.mkdir()
     (papers / timeout_ladder.SPEC.paper).write_text(PAPER, encoding="utf-8")
     assert write_index(papers, [timeout_ladder.SPEC])
-    assert "| never | 0/0 | prose changed since |" in (papers / "README.md").read_text()
+    assert "| never | 0/0 | never verified |" in (papers / "README.md").read_text()
     f = findings(100, sha=prose_sha256(PAPER))
     f.run_id = "20261127-timeout-ladder"
     run = tmp_path / "runs" / f.run_id
@@ -161,4 +183,4 @@ def test_exporting_one_run_folder_rewrites_the_index_too(tmp_path: Path, monkeyp
     f.save(run)
     result = CliRunner().invoke(main, ["export", "timeout-ladder", "--run-dir", str(run)])
     assert result.exit_code == 0, result.output
-    assert "| 2026-11-27T08:00:00Z | 1/1 | verified |" in (papers / "README.md").read_text()
+    assert "| 2026-11-27T08:00:00Z | 1/1 | verified, not falsified |" in (papers / "README.md").read_text()
