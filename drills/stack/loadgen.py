@@ -158,6 +158,8 @@ class LoadResult:
     step_cpu_pct: list[float]
     #: Locust's own warnings (e.g. "CPU usage above 90%!").
     warnings: list[str] = field(default_factory=list)
+    #: Per step: the CPU all Locust processes used together, in % of one core (what the load cost).
+    step_total_cpu_pct: list[float] = field(default_factory=list)
 
     def step_bounds(self) -> list[tuple[float, float]]:
         """(start, end) epoch seconds of each step."""
@@ -265,4 +267,5 @@ class LocustRun(Component):
         result = LoadResult(self.plan, samples, started, [], warnings)
         assert self._cpu is not None
         result.step_cpu_pct = [self._cpu.max_pct(start, end) for start, end in result.step_bounds()]
+        result.step_total_cpu_pct = [self._cpu.total_pct(start, end) for start, end in result.step_bounds()]
         return result
