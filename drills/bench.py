@@ -8,7 +8,9 @@ Prints, for ``--rounds`` rounds on this machine:
   initdb; the aim: from the template ≤ 0.8 × bare;
 * the whole stack ready (PostgreSQL + service + nginx, each passing its readiness check), and the
   service's own boot within it; the aim: ≤ 1.5 × bare PostgreSQL + the service's boot, under 3 s;
-* Locust's achieved request rate against wrk's on the same target (wrk is the machine's ceiling);
+* Locust's achieved request rate with one process and with 1, 2 and 4 workers (distributed mode)
+  against wrk's on the same target (wrk is the machine's ceiling): how the generator scales
+  (``drills.bench_scaling``); ``--scaling`` prints only that;
 * what the drills' recording costs: Locust with the drills' locustfile against a bare FastHttpUser
   and wrk, rates and the generator's CPU per request (``drills.bench_generators``); ``--generators``
   prints only that;
@@ -90,30 +92,17 @@ def find_wrk() -> str | None:
     return shutil.which("wrk")
 
 
-def locust_against_wrk(duration_s: float = 5.0, connections: int = 32) -> list[tuple[str, float]]:
-    """Requests/s that wrk and Locust (1 process, then 2 workers) reach on the same target."""
+def scaling(rounds: int) -> None:
+    """Locust's rate by worker processes against wrk's, on one stack (drills.bench_scaling)."""
+    from . import bench_scaling
     from .stack import ServiceConfig
-    from .stack.loadgen import LoadPlan, LoadStep, LocustRun
 
-    results: list[tuple[str, float]] = []
     with local_stack(StackConfig(service=ServiceConfig(workers=2))) as stack:
         url = f"http://127.0.0.1:{stack.proxy.port}"
         wrk = find_wrk()
         if wrk is None:
             print("  wrk not found: apt-get install wrk (Debian/Ubuntu) or brew install wrk", flush=True)
-        else:
-            out = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{duration_s:g}s", f"{url}/healthz"],
-                                 capture_output=True, text=True, check=True).stdout
-            rate = next(float(line.split()[1]) for line in out.splitlines() if line.startswith("Requests/sec:"))
-            results.append(("wrk (2 threads)", rate))
-        for workers in (0, 2):
-            plan = LoadPlan(target_url=url, path="/healthz", steps=(LoadStep(connections, duration_s + 1),),
-                            workers=workers)
-            with LocustRun(plan) as locust:
-                load = locust.wait()
-            results.append((f"Locust ({workers or 1} {'workers' if workers else 'process'})",
-                            load.throughput(0, skip_s=1.0)))
-    return results
+        bench_scaling.report(bench_scaling.measure(url, rounds=rounds, wrk_binary=wrk), os.cpu_count())
 
 
 def recording_cost(rounds: int) -> None:
@@ -149,16 +138,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generators", action="store_true",
                         help="only the recording cost: the drills' locustfile against a bare one and wrk")
     parser.add_argument("--generator-rounds", type=int, default=3, help="rounds of the recording cost")
+    parser.add_argument("--scaling", action="store_true",
+                        help="only Locust's rate with 1, 2 and 4 workers (distributed mode) against wrk's")
+    parser.add_argument("--scaling-rounds", type=int, default=3, help="rounds of the scaling table")
     parser.add_argument("--samples", action="store_true",
                         help="only the samples section: judging 10⁴–10⁶ synthetic samples (no stack started)")
     args = parser.parse_args(argv)
-    if args.rounds < 1:
-        parser.error("--rounds must be ≥ 1")
+    if min(args.rounds, args.generator_rounds, args.scaling_rounds) < 1:
+        parser.error("--rounds, --generator-rounds and --scaling-rounds must be ≥ 1")
     if args.samples:
         bench_samples.report(bench_samples.run_all())
         return 0
     if args.generators:
         recording_cost(args.generator_rounds)
+        return 0
+    if args.scaling:
+        scaling(args.scaling_rounds)
         return 0
 
     cluster_start(from_template=True)  # builds the template if there is none: not a round's cost
@@ -189,12 +184,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'met' if m_copied <= 0.8 * m_bare else 'NOT met'}")
     print(f"  aim: stack ≤ 1.5 × bare + service boot = {budget:.2f} s and < 3 s → "
           f"{'met' if m_stack <= budget and m_stack < 3 else 'NOT met'}")
-    print("load generators against the same target (nginx → /healthz, 32 connections):", flush=True)
-    generators = locust_against_wrk()
-    ceiling = next((rate for name, rate in generators if name.startswith("wrk")), None)
-    for name, rate in generators:
-        ratio = f"  ({rate / ceiling:.0%} of wrk)" if ceiling and not name.startswith("wrk") else ""
-        print(f"  {name:<48} {rate:8.0f} req/s{ratio}")
+    scaling(args.scaling_rounds)
     recording_cost(args.generator_rounds)
     bench_samples.report(bench_samples.run_all())
     if not args.no_drill:

@@ -21,6 +21,7 @@ from ..retry_policy import RetryPolicy
 from .binaries import find_nginx, find_postgres
 from .http import Endpoint
 from .leftovers import sweep
+from .ports import LOOPBACK
 from .postgres import PostgresCluster, PostgresConfig
 from .process import ManagedProcess
 from .proxy import NginxProxy, ProxyConfig
@@ -67,7 +68,7 @@ class StackConfig:
 
 @dataclass
 class LocalStack:
-    """The running stack; clients talk to ``proxy.port`` on 127.0.0.1."""
+    """The running stack; clients talk to ``proxy.port`` on ``proxy.listen_host`` (127.0.0.1 unless told)."""
 
     config: StackConfig
     postgres: PostgresCluster
@@ -86,7 +87,7 @@ class LocalStack:
     @property
     def entry(self) -> Endpoint:
         """Where clients send requests: nginx."""
-        return Endpoint(port=self.proxy.port)
+        return Endpoint(host=self.proxy.listen_host, port=self.proxy.port)
 
     @property
     def service(self) -> Service:
@@ -130,7 +131,7 @@ class LocalStack:
         return [pid for s in self.services if s.pid for pid in (s.pid, *children(s.pid))]
 
     def describe(self) -> str:
-        return f"proxy on 127.0.0.1:{self.proxy.port}"
+        return f"proxy on {self.proxy.listen_host}:{self.proxy.port}"
 
     def read_back(self) -> ReadBack:
         """Every component's effective settings, read from the component itself."""
@@ -142,8 +143,11 @@ class LocalStack:
 
 
 @contextlib.contextmanager
-def local_stack(config: StackConfig) -> Iterator[LocalStack]:
-    """Start PostgreSQL, the service and nginx; yield them ready; stop all of them."""
+def local_stack(config: StackConfig, *, listen_host: str = LOOPBACK) -> Iterator[LocalStack]:
+    """Start PostgreSQL, the service and nginx; yield them ready; stop all of them.
+
+    nginx listens on ``listen_host`` only: loopback, or the address of the network namespace the
+    stack runs in (``drills.stack.netns``); everything behind it stays on loopback."""
     find_postgres(), find_nginx()  # a missing binary fails here, before anything starts
     for line in sweep():
         logging.getLogger("drills").warning("removed leftovers of an earlier run that was killed: %s", line)
@@ -152,5 +156,5 @@ def local_stack(config: StackConfig) -> Iterator[LocalStack]:
         postgres = parts.enter_context(PostgresCluster(config.postgres))
         services = [parts.enter_context(Service(config.service, postgres.app_conninfo))
                     for _ in range(config.replicas)]
-        proxy = parts.enter_context(NginxProxy(config.proxy, [s.port for s in services]))
+        proxy = parts.enter_context(NginxProxy(config.proxy, [s.port for s in services], listen_host=listen_host))
         yield LocalStack(config, postgres, services, proxy, time.monotonic() - started)

@@ -30,7 +30,7 @@ from .process import Component, ManagedProcess
 from .samples import Mask, Sample, Samples, read_records
 
 __all__ = ["LOCUSTFILE", "MAX_PLAN_S", "SATURATED_CPU_PCT", "LoadPlan", "LoadResult", "LoadStep", "LocustRun",
-           "Sample", "Samples"]
+           "Placement", "Sample", "Samples", "locust_commands"]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 #: A plan longer than this is refused: every load loop stops by itself, and soon.
@@ -109,6 +109,44 @@ class LoadPlan:
         return max(self.pacing_s, max(step.users for step in self.steps) / self.max_rps)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Placement:
+    """Where Locust's processes run. By default all on this machine, talking over loopback.
+
+    Each process can be given a command prefix that runs it elsewhere, e.g. ``("ip", "netns", "exec",
+    "ns1")`` for a network namespace (``drills.stack.netns``): the same ``locust`` command lines a user
+    types on separate machines, one prefix per machine. Workers write their samples to the plan's
+    folder on *their* file system: a prefix must keep this machine's files (a namespace does; ssh
+    to another machine does not, and ``LocustRun`` would then find only the master's, empty, files).
+    """
+
+    #: The master's address: it binds there and every worker connects to it.
+    master_host: str = LOOPBACK
+    master_prefix: tuple[str, ...] = ()
+    #: One prefix per worker, in order (as many as the plan's ``workers``); empty: none has one.
+    worker_prefixes: tuple[tuple[str, ...], ...] = ()
+
+
+def locust_commands(plan: LoadPlan, placement: Placement, *, master_port: int,
+                    python: str = sys.executable) -> tuple[list[str], list[list[str]]]:
+    """The master's command line and each worker's (one process, no workers, when ``plan.workers`` is
+    0). Raises ParameterError when ``placement`` names prefixes for a different number of workers."""
+    if placement.worker_prefixes and len(placement.worker_prefixes) != plan.workers:
+        raise ParameterError("worker_prefixes", len(placement.worker_prefixes),
+                             f"one prefix per worker: the plan has {plan.workers}")
+    common = [python, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
+              "--host", plan.target_url, "--exit-code-on-error", "0", "--loglevel", "INFO"]
+    if not plan.workers:
+        return [*placement.master_prefix, *common], []
+    master = [*placement.master_prefix, *common, "--master", "--master-bind-host", placement.master_host,
+              "--master-bind-port", str(master_port), "--expect-workers", str(plan.workers),
+              "--expect-workers-max-wait", "60"]
+    prefixes = placement.worker_prefixes or ((),) * plan.workers
+    workers = [[*prefix, *common, "--worker", "--master-host", placement.master_host, "--master-port", str(master_port)]
+               for prefix in prefixes]
+    return master, workers
+
+
 @dataclass
 class LoadResult:
     plan: LoadPlan
@@ -120,6 +158,8 @@ class LoadResult:
     step_cpu_pct: list[float]
     #: Locust's own warnings (e.g. "CPU usage above 90%!").
     warnings: list[str] = field(default_factory=list)
+    #: Per step: the CPU all Locust processes used together, in % of one core (what the load cost).
+    step_total_cpu_pct: list[float] = field(default_factory=list)
 
     def step_bounds(self) -> list[tuple[float, float]]:
         """(start, end) epoch seconds of each step."""
@@ -158,9 +198,12 @@ class LocustRun(Component):
     name = "locust"
     dir_prefix = "drills-locust-"
 
-    def __init__(self, plan: LoadPlan) -> None:
+    def __init__(self, plan: LoadPlan, placement: Placement | None = None) -> None:
         super().__init__()
         self.plan = plan
+        self.placement = placement or Placement()
+        # Checked here, before any process starts.
+        locust_commands(plan, self.placement, master_port=0)
         self._workers: list[ManagedProcess] = []
         self._cpu: CpuSampler | None = None
 
@@ -171,20 +214,12 @@ class LocustRun(Component):
             "spawn_rate": self.plan.spawn_rate, "pacing_s": self.plan.effective_pacing_s, "drain_s": self.plan.drain_s,
             "steps": [[s.users, s.duration_s, s.spawn_rate or self.plan.spawn_rate] for s in self.plan.steps],
         })}
-        common = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
-                  "--host", self.plan.target_url, "--exit-code-on-error", "0", "--loglevel", "INFO"]
-        master_args: list[str] = []
-        if self.plan.workers:
-            port = pick_free_port()
-            master_args = ["--master", "--master-bind-host", LOOPBACK, "--master-bind-port", str(port),
-                           "--expect-workers", str(self.plan.workers), "--expect-workers-max-wait", "60"]
-            for n in range(self.plan.workers):
-                worker = ManagedProcess(f"locust-worker-{n + 1}", [*common, "--worker", "--master-host", LOOPBACK,
-                                                                   "--master-port", str(port)],
-                                        log_path=workdir / f"worker-{n + 1}.log", env=env, cwd=workdir,
-                                        stop_signal=signal.SIGTERM, grace_s=5.0)
-                self._workers.append(worker)
-        master = ManagedProcess(self.name, [*common, *master_args], log_path=workdir / "locust.log", env=env,
+        # Free on this machine's loopback; in a fresh namespace (a master_prefix) every port is free.
+        master_argv, workers_argv = locust_commands(self.plan, self.placement, master_port=pick_free_port())
+        for n, argv in enumerate(workers_argv, start=1):
+            self._workers.append(ManagedProcess(f"locust-worker-{n}", argv, log_path=workdir / f"worker-{n}.log",
+                                                env=env, cwd=workdir, stop_signal=signal.SIGTERM, grace_s=5.0))
+        master = ManagedProcess(self.name, master_argv, log_path=workdir / "locust.log", env=env,
                                 cwd=workdir, stop_signal=signal.SIGTERM, grace_s=10.0)
         for worker in self._workers:
             worker.start()
@@ -192,6 +227,11 @@ class LocustRun(Component):
         self._launch(master, lambda: any(workdir.glob("started-*")), 60.0 + 5 * len(self._workers))
         self._cpu = CpuSampler([p.pid for p in (master, *self._workers) if p.pid])
         self._cpu.start()
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """The worker processes' pids, in order (none in single-process mode or before start)."""
+        return [w.pid for w in self._workers if w.pid]
 
     def wait(self) -> LoadResult:
         """Block until the plan is done; return every sample. Raises ComponentError on a crash."""
@@ -227,4 +267,5 @@ class LocustRun(Component):
         result = LoadResult(self.plan, samples, started, [], warnings)
         assert self._cpu is not None
         result.step_cpu_pct = [self._cpu.max_pct(start, end) for start, end in result.step_bounds()]
+        result.step_total_cpu_pct = [self._cpu.total_pct(start, end) for start, end in result.step_bounds()]
         return result

@@ -67,9 +67,13 @@ class NginxProxy(Component):
 
     dir_prefix = "drills-nginx-"
 
-    def __init__(self, config: ProxyConfig, upstream_ports: Sequence[int], *, binary: NginxBinary | None = None) -> None:
+    def __init__(self, config: ProxyConfig, upstream_ports: Sequence[int], *, binary: NginxBinary | None = None,
+                 listen_host: str = LOOPBACK) -> None:
         super().__init__()
         self.config = config
+        #: The one address nginx listens on: loopback, or a network namespace's own address
+        #: (drills.stack.netns), where clients in other namespaces reach it.
+        self.listen_host = listen_host
         self.upstream_ports = tuple(upstream_ports)
         self.binary = binary or find_nginx()
         self._dead: socket.socket | None = None
@@ -99,7 +103,7 @@ class NginxProxy(Component):
             self._dead = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self._dead.bind((LOOPBACK, 0))
         self.conf_path.write_text(render_config(self.config, self.port, self.upstream_ports, workdir,
-                                                dead_port=self.dead_port))
+                                                dead_port=self.dead_port, listen_host=self.listen_host))
         process = ManagedProcess(
             self.name,
             [str(self.binary.path), "-p", str(workdir), "-c", str(self.conf_path), "-e", str(self.error_log_path)],
@@ -117,7 +121,7 @@ class NginxProxy(Component):
             self._dead = None
 
     def _passes_through(self) -> bool:
-        return http_get(self.port, "/readyz", timeout_s=2.0).status == 200
+        return http_get(self.port, "/readyz", timeout_s=2.0, host=self.listen_host).status == 200
 
     def effective_settings(self) -> dict[str, str]:
         """The proxy directives as nginx itself parsed them (``nginx -T``)."""
@@ -136,7 +140,7 @@ class NginxProxy(Component):
             return ""
 
     def access_log(self) -> str:
-        """One line per request (``log_format drills``): its status, and each upstream attempt's."""
+        """One line per request (``log_format drills``): its status, each upstream attempt's, the client's address."""
         assert self.dir is not None, "proxy not started"
         try:
             return (self.dir / "access.log").read_text(errors="replace")
@@ -151,10 +155,10 @@ READ_BACK_DIRECTIVES = (
 
 
 def render_config(config: ProxyConfig, listen_port: int, upstream_ports: Sequence[int], prefix: Path,
-                  dead_port: int | None = None) -> str:
+                  dead_port: int | None = None, listen_host: str = LOOPBACK) -> str:
     """The nginx.conf for one proxy in front of the service's replicas (round-robin, per request);
     every timeout carries an explicit unit (ms). ``dead_port``: the refused primary of
-    ``/via-dead/`` (required with ``dead_first_location``)."""
+    ``/via-dead/`` (required with ``dead_first_location``). nginx listens on ``listen_host`` only."""
     c = config
     if c.dead_first_location and dead_port is None:
         raise ValueError("dead_first_location needs the dead_port the harness holds")
@@ -208,7 +212,7 @@ events {{
 
 http {{
     log_format drills '$msec $status $request_time $upstream_response_time '
-                      '$upstream_status layer=$upstream_http_x_timeout_layer "$request"';
+                      '$upstream_status layer=$upstream_http_x_timeout_layer "$request" client=$remote_addr';
     access_log {prefix}/access.log drills;
     client_body_temp_path {prefix}/tmp-body;
     proxy_temp_path {prefix}/tmp-proxy;
@@ -222,7 +226,7 @@ http {{
     }}
 {via_dead_upstream}
     server {{
-        listen {LOOPBACK}:{listen_port};
+        listen {listen_host}:{listen_port};
 
         location / {{
             proxy_pass http://service;
@@ -234,9 +238,20 @@ http {{
 
 
 #: An access-log line of ``log_format drills``: each upstream attempt's status ("502, 502" when nginx
-#: tried twice), and the request.
+#: tried twice), the request, and the client's address (absent from logs of older drills).
 _ACCESS_LINE = re.compile(r'^\S+ (?P<status>\d+) \S+ (?P<times>[-\d.]+(?:, [-\d.]+)*) '
-                          r'(?P<upstreams>[-\d]+(?:, [-\d]+)*) layer=\S* "(?P<request>[^"]*)"$')
+                          r'(?P<upstreams>[-\d]+(?:, [-\d]+)*) layer=\S* "(?P<request>[^"]*)"'
+                          r'(?: client=(?P<client>\S+))?$')
+
+
+def requests_by_client(access_log: str) -> dict[str, int]:
+    """How many requests each client address sent, from an access log of ``log_format drills``."""
+    counts: dict[str, int] = {}
+    for line in access_log.splitlines():
+        match = _ACCESS_LINE.match(line.strip())
+        if match is not None and match["client"]:
+            counts[match["client"]] = counts.get(match["client"], 0) + 1
+    return counts
 
 
 def upstream_attempts(access_log: str, path_prefix: str) -> list[list[float]]:

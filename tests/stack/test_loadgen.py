@@ -54,3 +54,13 @@ def test_the_recording_cost_bench_runs_each_generator_against_the_stack(pg_binar
     assert names[:2] == ["Locust, drills' locustfile", "Locust, bare FastHttpUser"]
     for run in runs:
         assert run.requests > 50 and run.rate_rps > 25 and 1 < run.cpu_us_per_request < 100_000, run
+
+
+def test_the_scaling_bench_measures_a_distributed_run_and_its_cpu(pg_binaries, nginx_binary, no_leftovers) -> None:
+    from drills import bench_scaling
+
+    with local_stack(StackConfig(service=ServiceConfig(workers=1))) as stack:
+        run = bench_scaling.locust_run(f"http://127.0.0.1:{stack.proxy.port}", 2, duration_s=2.0)
+    assert run.generator == "Locust, master + 2 workers" and run.workers == 2
+    assert run.rate_rps > 25 and run.peak_cpu_pct is not None and run.peak_cpu_pct > 1
+    assert run.cpu_us_per_request is not None and 1 < run.cpu_us_per_request < 100_000, run
