@@ -55,3 +55,30 @@ def test_the_run_folder_keeps_every_locust_runs_raw_samples(small_run) -> None:
     assert set(meta) == set(counted) and len(meta["recommended"]["step_bounds_s"]) == 4
     shed = back["shedding"]
     assert set(shed.status.tolist()) >= {200, 503} and shed.named("error", "pool_queue_full").any()
+
+
+def test_export_from_a_run_folder_with_its_samples_gives_byte_identical_papers(small_run, tmp_path) -> None:
+    """The samples file changes nothing the export writes: two exports of the run into two copies of
+    the paper give the same bytes (figures too), and a second export into one copy changes nothing."""
+    import shutil
+
+    from drills.export import export_run
+    from drills.paths import papers_dir
+
+    assert (small_run.run_dir / samples_file.SAMPLES_FILE).is_file()
+    copies = []
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        folder.mkdir()
+        paper = folder / load_capacity.SPEC.paper
+        shutil.copy(papers_dir() / load_capacity.SPEC.paper, paper)
+        assert export_run(paper, small_run.run_dir).changed
+        copies.append(folder)
+    a, b = copies
+    assert (a / load_capacity.SPEC.paper).read_bytes() == (b / load_capacity.SPEC.paper).read_bytes()
+    figures = sorted(p.name for p in (a / "figures").iterdir())
+    assert figures and figures == sorted(p.name for p in (b / "figures").iterdir())
+    assert all((a / "figures" / f).read_bytes() == (b / "figures" / f).read_bytes() for f in figures)
+    before = (a / load_capacity.SPEC.paper).read_bytes()
+    assert not export_run(a / load_capacity.SPEC.paper, small_run.run_dir).changed
+    assert (a / load_capacity.SPEC.paper).read_bytes() == before
