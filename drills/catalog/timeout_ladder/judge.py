@@ -319,6 +319,6 @@ def judge_gthread(params: FlaskParams, runs: Mapping[str, LadderRun]) -> Finding
         "and gets its 200 (the worker's main thread keeps reporting in); no WORKER TIMEOUT.",
         AtLeast(100, "%"), recommended=False, min_samples=MIN_HEARTBEAT_REQUESTS,
     ).judge(share(len(survived), len(blocks)), len(blocks),
-            f"{len(ran)}/{len(blocks)} blocking handlers of {params.heartbeat_block_s:g} s got 200 after "
-            f"{span([o.latency_s for o in blocks], 1, 's')} with Gunicorn timeout {params.gunicorn_timeout_s} s on "
-            f"{params.gthread_threads} threads per worker; Gunicorn logged WORKER TIMEOUT {logged}×")
+            f"{len(ran)}/{len(blocks)} blocking handlers of {params.heartbeat_block_s:g} s ran to their 200 with "
+            f"Gunicorn timeout {params.gunicorn_timeout_s} s on {params.gthread_threads} threads per worker; observed "
+            f"{_outcomes_text(blocks)}; Gunicorn logged WORKER TIMEOUT {logged}×")
