@@ -32,7 +32,8 @@ def measure(m: Measuring[P]) -> LadderRun:
     else:
         ladder = params.ladder(m.configuration)
         observations, samples = run_ladder(deployment, ladder, params, m, RateCap(deployment.max_rps))
-        observations += run_blocks(deployment, ladder, params, m)
+        if Capability.OWNS_STACK in deployment.capabilities:  # each abort costs a worker: not on a target's
+            observations += run_blocks(deployment, ladder, params, m)
     evidence = None
     if Capability.LOGS in deployment.capabilities:
         proxy_log, service_log = deployment.log("proxy"), deployment.log("service")
