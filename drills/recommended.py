@@ -96,6 +96,21 @@ class Gunicorn:
 
 
 @dataclass(frozen=True)
+class Wsgi:
+    """Flask and Django on Gunicorn (FACTS-wsgi): the worker class and the timeout that is a rung of
+    the ladder there (``notes/framework-drills.md``)."""
+
+    #: The class whose ``timeout`` bounds a request: Gunicorn aborts a ``sync`` worker mid-request
+    #: (its 500, the query cancelled); a ``gthread`` worker's main thread keeps reporting in.
+    worker_class: str = "sync"
+    #: Gunicorn ``timeout`` for sync workers, a rung: request budget 8 s < 10 s (the kill lands up to
+    #: 1 s later, at the master's next pass) < proxy read timeout 20 s.
+    sync_timeout_s: int = 10
+    #: Threads per ``gthread`` worker, where users run gthread.
+    gthread_threads: int = 4
+
+
+@dataclass(frozen=True)
 class Proxy:
     """nginx in front of the service: plain nginx directives and ingress-nginx's annotations and
     ConfigMap keys for the same settings (nginx reads a bare number as seconds; ingress-nginx's
@@ -199,6 +214,7 @@ class Recommended:
     libpq: Libpq = field(default_factory=Libpq)
     app: App = field(default_factory=App)
     gunicorn: Gunicorn = field(default_factory=Gunicorn)
+    wsgi: Wsgi = field(default_factory=Wsgi)
     proxy: Proxy = field(default_factory=Proxy)
     kubernetes: Kubernetes = field(default_factory=Kubernetes)
     alb: Alb = field(default_factory=Alb)

@@ -28,6 +28,8 @@ TESTS = (
     "tests/drills/test_proxy_upstreams.py::test_every_check_is_caught_by_its_falsifier_and_the_paper_says_so",
     "tests/drills/test_retry_amplification.py::test_every_hypothesis_holds_on_the_real_stack",
     "tests/drills/test_retry_amplification.py::test_every_check_is_caught_by_its_falsifier",
+    "tests/drills/test_timeout_ladder_frameworks.py::test_notebook_verifies_every_hypothesis",
+    "tests/drills/test_timeout_ladder_frameworks.py::test_every_check_is_caught_by_its_falsifier",
 )
 
 

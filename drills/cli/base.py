@@ -19,11 +19,13 @@ from typing import Any
 import click
 
 from .. import __version__, catalog
-from ..errors import DrillsError, ParameterError
+from ..errors import DrillsError, ExportError, ParameterError
 from ..export import Exported, export_run, latest_run
+from ..export.family import Member, export_family
+from ..findings import Findings
 from ..params import DrillParams
 from ..paths import papers_dir, runs_dir
-from ..pipeline import DrillSpec
+from ..pipeline import DrillSpec, Falsification
 
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 DRILL_NAMES = click.Choice(list(catalog.DRILLS))
@@ -126,12 +128,31 @@ def _export(drills: Sequence[DrillSpec[Any, Any]]) -> None:
 
 
 def _export_run(drill: DrillSpec[Any, Any], run_dir: Path) -> None:
-    """Splice one run into its paper, then papers/README.md: the index reads the papers, so it must
-    follow every export (else it shows a paper as stale that was just verified)."""
+    """Splice one run into its paper, then its family's side-by-side block (where the drill runs for
+    several frameworks), then papers/README.md: the index reads the papers, so it must follow every
+    export (else it shows a paper as stale that was just verified)."""
     from ..export.index import write_index
 
     _report(export_run(papers_dir() / drill.paper, run_dir, drill.headlines))
+    _export_family(drill, run_dir)
     write_index(papers_dir(), catalog.all_drills())
+
+
+def _export_family(drill: DrillSpec[Any, Any], run_dir: Path) -> None:
+    """The family's block from each member's latest local run (``run_dir`` for ``drill``)."""
+    members = catalog.family(drill.family_name)
+    if len(members) < 2:
+        return
+    chosen = []
+    for member in members:
+        try:
+            folder = run_dir if member is drill else latest_run(member.name, runs_dir())
+        except ExportError:
+            chosen.append(Member(member.framework, member.name))
+            continue
+        chosen.append(Member(member.framework, member.name, Findings.load(folder), Falsification.load(folder)))
+    if export_family(papers_dir() / drill.paper, drill.family_name, chosen):
+        click.echo(f"exported the {drill.family_name} family side by side → {papers_dir() / drill.paper}")
 
 
 def _report(exported: Exported) -> None:

@@ -14,7 +14,7 @@ from ..errors import DrillsError, ParameterError
 from ..execute import KERNEL, RunResult, new_verify_dir, run_notebook
 from ..export import latest_run
 from ..findings import Findings
-from ..params import unknown_name
+from ..params import split_names, unknown_name
 from ..paths import papers_dir, project_root, runs_dir
 from ..pipeline import Falsification, falsify_drill
 from .base import (
@@ -45,8 +45,11 @@ def run(drill_name: str, params: tuple[str, ...], params_file: Path | None, expo
         time_limit_s: float) -> None:
     """Run one drill's notebook through papermill into a new folder under runs/."""
     try:
-        drill = catalog.get(drill_name)
-        drill_params = _params_for(drill, _assignments(params, params_file), strict=True)
+        assignments = _assignments(params, params_file)
+        # `-p framework=flask` runs the drill's variant for that framework (its own notebook).
+        framework = assignments.get("framework")
+        drill = catalog.get(drill_name, None if framework is None else str(framework))
+        drill_params = _params_for(drill, assignments, strict=True)
         result = run_notebook(drill, drill_params, kernel_name=kernel,
                               time_limit_s=time_limit_s)
         _summary([result])
@@ -120,6 +123,9 @@ def falsify(drill_names: tuple[str, ...], run_dir: Path | None) -> None:
               help="Seconds each drill may take; past it the drill is interrupted, and verify goes on.")
 @click.option("--paper", "paper_names", multiple=True, metavar="PAPER",
               help="Verify the drills of this paper (file name, e.g. connection-pools.md; repeatable).")
+@click.option("--framework", "framework_names", multiple=True, metavar="NAMES",
+              help="Only the drills for these frameworks (fastapi, flask, django; comma-separated or repeated); "
+                   "a drill that exists for FastAPI only counts as fastapi.")
 @click.option("--no-falsify", is_flag=True, help="Skip the falsifiers (the papers then say that nothing shows "
               "each check can fail).")
 @click.option("--junit-xml", "junit_xml_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -127,8 +133,8 @@ def falsify(drill_names: tuple[str, ...], run_dir: Path | None) -> None:
 @click.option("--summary-md", type=click.Path(path_type=Path, dir_okay=False),
               help='Also append a Markdown summary to this file (e.g. --summary-md "$GITHUB_STEP_SUMMARY").')
 def verify(drill_names: tuple[str, ...], params: tuple[str, ...], params_file: Path | None, kernel: str, time_limit_s: float,
-           paper_names: tuple[str, ...], no_falsify: bool, junit_xml_path: Path | None,
-           summary_md: Path | None) -> None:
+           paper_names: tuple[str, ...], framework_names: tuple[str, ...], no_falsify: bool,
+           junit_xml_path: Path | None, summary_md: Path | None) -> None:
     """Run every drill (or those named, or those of the papers named) and its falsifiers, then
     export their papers."""
     try:
@@ -138,7 +144,14 @@ def verify(drill_names: tuple[str, ...], params: tuple[str, ...], params_file: P
                 raise ParameterError("--paper", name, f"no drill verifies it; papers: {', '.join(sorted(known_papers))}")
         drills = [catalog.get(n) for n in drill_names] + [d for d in catalog.all_drills() if d.paper in paper_names]
         drills = list(dict.fromkeys(drills)) or catalog.all_drills()
+        frameworks = [name for text in framework_names for name in split_names(text)]
+        if frameworks:  # the named drills' (or every drill's) variants for those frameworks
+            families = {d.family_name for d in drills}
+            drills = [d for d in catalog.of_frameworks(frameworks) if d.family_name in families]
         assignments = _assignments(params, params_file)
+        if "framework" in assignments:
+            raise ParameterError("framework", assignments["framework"], "verify runs each framework's drill: choose "
+                                 "them with --framework (e.g. --framework flask,django), not -p framework=")
         unknown = [k for k in assignments if not any(k in d.params.field_types() for d in drills)]
         if unknown:
             every = sorted({name for d in drills for name in d.params.field_types()})

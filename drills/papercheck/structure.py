@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..export.family import FAMILY_SUFFIX
 from .blocks import prose, word_count
 from .report import Problem
 
@@ -58,8 +59,9 @@ def check_structure(paper: Path, text: str, known_drills: set[str]) -> list[Prob
             if not path.exists():
                 problems.append(Problem(paper, number, "link", f"'{target}' does not resolve ({path} is missing)"))
 
-    named = set(re.findall(r"### Drill: ([\w-]+)", text)) | set(re.findall(r"verified:([\w-]+):begin", text)) \
-        | set(re.findall(r"drills run ([a-z][\w-]+)", text))
+    # A drill family's side-by-side block (``<drill>-frameworks``) names the drill.
+    sections = {key.removesuffix(FAMILY_SUFFIX) for key in re.findall(r"verified:([\w-]+):begin", text)}
+    named = set(re.findall(r"### Drill: ([\w-]+)", text)) | sections | set(re.findall(r"drills run ([a-z][\w-]+)", text))
     for drill in sorted(named - known_drills):
         number = next((n for n, line in enumerate(lines, 1) if drill in line), 1)
         problems.append(Problem(paper, number, "drill", f"names drill '{drill}', which does not exist "

@@ -119,6 +119,16 @@ class DrillSpec(Generic[P, M]):
     time_scale: float = 0.2
     #: What sends its requests, for the paper's provenance: "Locust", or the drill's own client.
     load_generator: str = "the drill's own HTTP client"
+    #: The framework the service under test is written in (``ServiceConfig.framework``).
+    framework: str = "fastapi"
+    #: The drill this spec is the ``framework`` variant of ("timeout-ladder" for
+    #: "timeout-ladder-flask"); empty for the drill itself. Its paper shows the family side by side.
+    family: str = ""
+
+    @property
+    def family_name(self) -> str:
+        """The drill this spec belongs to: its own name, or the one it is a variant of."""
+        return self.family or self.name
 
     @property
     def configuration_names(self) -> tuple[str, ...]:

@@ -12,23 +12,24 @@ from ...charts import save_png
 from ...findings import Chart
 from .ladder import Ladder
 from .observations import LadderRun, Observation
-from .params import Params
+from .params import LadderParams
 
 OUTCOME_COLOURS = {
     "ok": "#2ca02c",
     "database": "#1f77b4",
     "app": "#9467bd",
+    "worker-timeout": "#e377c2",
     "pool": "#8c564b",
     "proxy-504": "#d62728",
     "proxy-502": "#ff7f0e",
     "client-timeout": "#7f7f7f",
 }
-PLACEMENT_MARKERS = {"db": "o", "app": "s", "split": "^", "await": "D", "block": "X"}
+PLACEMENT_MARKERS = {"db": "o", "app": "s", "split": "^", "await": "D", "block": "X", "query": "P"}
 RUNG_LABELS = {"database": "statement_timeout", "app": "request budget", "proxy": "proxy read timeout",
-               "client": "client timeout"}
+               "client": "client timeout", "worker": "Gunicorn timeout (sync)"}
 
 
-def draw(params: Params, runs: Mapping[str, LadderRun], run_dir: Path) -> list[Chart]:
+def draw(params: LadderParams, runs: Mapping[str, LadderRun], run_dir: Path) -> list[Chart]:
     """Draw every chart into ``run_dir``; return their descriptions for the findings."""
     observations = [o for run in runs.values() for o in run.observations]
     ladders = {name: params.ladder(name) for name in ("recommended", "inverted")}
@@ -73,7 +74,7 @@ def _latency(observations: Sequence[Observation], ladders: Mapping[str, Ladder],
                  "where the delay was placed, dashed lines the configured timeouts.")
 
 
-def _outlived(observations: Sequence[Observation], params: Params, configs: list[str], run_dir: Path) -> Chart:
+def _outlived(observations: Sequence[Observation], params: LadderParams, configs: list[str], run_dir: Path) -> Chart:
     fig = Figure(figsize=(5.2 * len(configs), 3.6), dpi=100, layout="constrained")
     axes = fig.subplots(1, len(configs), sharey=True, squeeze=False)[0]
     for ax, name in zip(axes, configs):

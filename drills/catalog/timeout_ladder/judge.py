@@ -13,14 +13,21 @@ from ...findings import AtLeast, AtMost, Finding, Hypothesis
 from ...stats import share, span
 from .ladder import Ladder
 from .observations import LadderRun, Observation
-from .params import MIN_HEARTBEAT_REQUESTS, Params
+from .params import ARBITER_TICK_S, MIN_HEARTBEAT_REQUESTS, FlaskParams, LadderParams, Params
 
 #: uvicorn's main loop runs its housekeeping, the heartbeat to Gunicorn included, every 0.1 s.
 UVICORN_TICK_S = 0.1
 
 
-def judge(params: Params, runs: Mapping[str, LadderRun]) -> list[Finding]:
-    """Every hypothesis of the drill, in the paper's order."""
+def judge(params: LadderParams, runs: Mapping[str, LadderRun]) -> list[Finding]:
+    """Every hypothesis of the drill for its framework, in the paper's order: the ladder's and the
+    inverted ladder's are shared; the heartbeat's differ (Uvicorn workers: ``judge_heartbeat``;
+    sync and gthread workers: ``judge_sync_heartbeat``, ``judge_gthread``), and on sync workers
+    Gunicorn's timeout is a rung of the recommended ladder."""
+    if isinstance(params, FlaskParams):
+        return [*judge_recommended(params, runs), judge_worker_timeout(params, runs), *judge_inverted(params, runs),
+                *judge_sync_heartbeat(params, runs), judge_gthread(params, runs)]
+    assert isinstance(params, Params)
     return [*judge_recommended(params, runs), *judge_inverted(params, runs), *judge_heartbeat(params, runs)]
 
 
@@ -34,7 +41,7 @@ def _log_count(runs: Mapping[str, LadderRun], configuration: str, name: str) -> 
     return getattr(run.evidence, name) if run and run.evidence else 0
 
 
-def on_time(hypothesis: Hypothesis, observations: list[Observation], layer: str, params: Params) -> Finding:
+def on_time(hypothesis: Hypothesis, observations: list[Observation], layer: str, params: LadderParams) -> Finding:
     """Share of requests predicted to be cut by ``layer`` that were, within tolerance of the time."""
     expected = [o for o in observations if o.expected == layer]
     good, deviations, wrong = 0, [], Counter[str]()
@@ -67,7 +74,7 @@ def innermost_layer(o: Observation, ladder: Ladder) -> str:
     return o.expected
 
 
-def judge_recommended(params: Params, runs: Mapping[str, LadderRun]) -> list[Finding]:
+def judge_recommended(params: LadderParams, runs: Mapping[str, LadderRun]) -> list[Finding]:
     """The ladder in order: each rung answers on time, the innermost first, no proxy error, no
     query outliving its request (sightings every sample_interval_s: that is the resolution)."""
     rec = _requests(runs, "recommended")
@@ -127,7 +134,7 @@ def judge_recommended(params: Params, runs: Mapping[str, LadderRun]) -> list[Fin
     return findings
 
 
-def judge_inverted(params: Params, runs: Mapping[str, LadderRun]) -> list[Finding]:
+def judge_inverted(params: LadderParams, runs: Mapping[str, LadderRun]) -> list[Finding]:
     """The proxy's read timeout below statement_timeout: nginx's 504 first, the query running on."""
     inv = _requests(runs, "inverted")
     findings: list[Finding] = []
@@ -222,3 +229,96 @@ def judge_heartbeat(params: Params, runs: Mapping[str, LadderRun]) -> list[Findi
             f"timeout + 1 s); observed {', '.join(_block_text(o) for o in blocks) or 'nothing'}; "
             f"Gunicorn logged WORKER TIMEOUT {killed_in_log}×; resent to another worker {len(resent)}/{len(blocks)}"))
     return findings
+
+
+# -- Gunicorn's timeout on sync and gthread workers (Flask, Django) ---------------------------------
+
+
+def aborted(observations: list[Observation], timeout_s: float, params: LadderParams,
+            worker_timeouts: int) -> tuple[list[Observation], float, float]:
+    """The requests a sync worker's abort answered: Gunicorn's own 500 from ``timeout_s`` to the
+    master's next pass (``timeout_s`` + 1 s), each with a WORKER TIMEOUT in Gunicorn's log; and
+    that window. The worker reports in just before it accepts a request, so no abort comes earlier."""
+    low = timeout_s - params.tolerance_s(timeout_s)
+    high = timeout_s + ARBITER_TICK_S + params.tolerance_s(timeout_s + ARBITER_TICK_S)
+    cut = [o for o in observations if o.outcome == "worker-timeout" and low <= o.latency_s <= high]
+    return cut[:worker_timeouts], low, high
+
+
+def _outcomes_text(observations: list[Observation]) -> str:
+    return ", ".join(f"{o.outcome} after {o.latency_s:.2f} s" for o in observations) or "nothing"
+
+
+def judge_worker_timeout(params: FlaskParams, runs: Mapping[str, LadderRun]) -> Finding:
+    """Sync workers: a handler stuck where the budget cannot cut it is ended by Gunicorn's rung,
+    before the proxy's read timeout."""
+    timeout_s = float(params.sync_timeout_s)
+    blocks = [o for o in _requests(runs, "recommended") if o.placement == "block" and o.expected == "worker-timeout"]
+    logged, killed = _log_count(runs, "recommended", "worker_timeouts"), _log_count(runs, "recommended", "worker_kills")
+    cut, low, high = aborted(blocks, timeout_s, params, logged)
+    delays = ", ".join(f"{d:g}" for d in sorted({o.delay_s for o in blocks}))
+    return Hypothesis(
+        "recommended.worker-timeout-on-time",
+        "On sync workers Gunicorn's timeout is a rung between the request budget and the proxy: a handler blocked "
+        "where the budget cannot cut it is aborted, and the client gets Gunicorn's own 500 before the proxy's read "
+        "timeout.", AtLeast(100, "%"), recommended=True,
+    ).judge(share(len(cut), len(blocks)), len(blocks),
+            f"{len(cut)}/{len(blocks)} blocked handlers ({delays} s) got Gunicorn's "
+            f"500 within {low:.2f}–{high:.2f} s (timeout {params.sync_timeout_s} s … + the master's 1 s pass; proxy "
+            f"{params.proxy_read_timeout_s:g} s); observed {_outcomes_text(blocks)}; Gunicorn logged WORKER TIMEOUT "
+            f"{logged}×, SIGKILL {killed}×")
+
+
+def judge_sync_heartbeat(params: FlaskParams, runs: Mapping[str, LadderRun]) -> list[Finding]:
+    """Sync workers: Gunicorn's timeout aborts a request in the middle (its 500, not a 502), and the
+    query the worker was running is cancelled with it (psycopg cancels on the SystemExit)."""
+    hb = _requests(runs, "heartbeat")
+    timeout_s = float(params.gunicorn_timeout_s)
+    logged = _log_count(runs, "heartbeat", "worker_timeouts")
+    blocks = [o for o in hb if o.placement == "block"]
+    cut_blocks, low, high = aborted(blocks, timeout_s, params, logged)
+    findings = [Hypothesis(
+        "heartbeat.sync-request-cut",
+        "On sync workers Gunicorn's timeout aborts a request in the middle: the client gets Gunicorn's own 500 "
+        "(not nginx's 502) between the timeout and the master's next pass, and WORKER TIMEOUT is logged.",
+        AtLeast(100, "%"), recommended=True, min_samples=MIN_HEARTBEAT_REQUESTS,
+    ).judge(share(len(cut_blocks), len(blocks)), len(blocks),
+            f"{len(cut_blocks)}/{len(blocks)} blocking handlers of {params.heartbeat_block_s:g} s got Gunicorn's 500 "
+            f"within {low:.2f}–{high:.2f} s; observed {_outcomes_text(blocks)}; Gunicorn logged WORKER TIMEOUT "
+            f"{logged}×, SIGKILL {_log_count(runs, 'heartbeat', 'worker_kills')}×")]
+
+    queries = [o for o in hb if o.placement == "query"]
+    cut_queries, _, _ = aborted(queries, timeout_s, params, max(0, logged - len(cut_blocks)))
+    resolution_ms = params.sample_interval_s * 1000
+    ended = [o for o in cut_queries if o.query_outlived_s is not None
+             and o.query_outlived_s * 1000 <= resolution_ms + params.tolerance_ms]
+    findings.append(Hypothesis(
+        "heartbeat.sync-cut-cancels-query",
+        "When Gunicorn aborts a sync worker in a query, the query ends with the request (psycopg cancels it on "
+        "the SystemExit): it is not running after the client has Gunicorn's 500.",
+        AtLeast(100, "%"), recommended=True, min_samples=MIN_HEARTBEAT_REQUESTS,
+    ).judge(share(len(ended), len(queries)), len(queries),
+            f"{len(ended)}/{len(queries)} queries of {params.heartbeat_query_s:g} s were aborted within "
+            f"{low:.2f}–{high:.2f} s and seen running at most {resolution_ms:g} ms (± {params.tolerance_ms:g}) "
+            f"after the answer; observed {_outcomes_text(queries)}; ran on "
+            f"{span([o.query_outlived_s for o in queries if o.query_outlived_s is not None])} "
+            f"(sighted {sum(o.query_outlived_s is not None for o in queries)}/{len(queries)})"))
+    return findings
+
+
+def judge_gthread(params: FlaskParams, runs: Mapping[str, LadderRun]) -> Finding:
+    """gthread workers: the main thread keeps reporting in, so Gunicorn's timeout cuts no request."""
+    blocks = _requests(runs, "gthread")
+    logged = _log_count(runs, "gthread", "worker_timeouts")
+    ran = [o for o in blocks if o.outcome == "ok" and o.latency_s >= o.delay_s - params.tolerance_s(o.delay_s)]
+    # A WORKER TIMEOUT while they ran is a cut, whatever the clients saw.
+    survived = ran if logged == 0 else []
+    return Hypothesis(
+        "gthread.request-not-cut",
+        "On gthread workers Gunicorn's timeout bounds no request: a handler blocked longer than it runs to the end "
+        "and gets its 200 (the worker's main thread keeps reporting in); no WORKER TIMEOUT.",
+        AtLeast(100, "%"), recommended=False, min_samples=MIN_HEARTBEAT_REQUESTS,
+    ).judge(share(len(survived), len(blocks)), len(blocks),
+            f"{len(ran)}/{len(blocks)} blocking handlers of {params.heartbeat_block_s:g} s ran to their 200 with "
+            f"Gunicorn timeout {params.gunicorn_timeout_s} s on {params.gthread_threads} threads per worker; observed "
+            f"{_outcomes_text(blocks)}; Gunicorn logged WORKER TIMEOUT {logged}×")

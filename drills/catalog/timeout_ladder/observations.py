@@ -49,8 +49,10 @@ class LogEvidence:
     #: nginx: "upstream timed out" (a proxy 504) and "upstream prematurely closed" (a 502).
     upstream_timeouts: int = 0
     upstream_closed: int = 0
-    #: Gunicorn: "WORKER TIMEOUT", the heartbeat killing a worker.
+    #: Gunicorn: "WORKER TIMEOUT", the heartbeat killing (Uvicorn) or aborting (sync) a worker.
     worker_timeouts: int = 0
+    #: Gunicorn: "was sent SIGKILL", an abort the worker could not run (a 502, not its 500).
+    worker_kills: int = 0
 
 
 @dataclass
@@ -65,8 +67,14 @@ class LadderRun:
     activity_samples: int = 0
 
 
+#: Gunicorn's own error page (``gunicorn.util.write_error``), which a sync worker aborted by its
+#: ``timeout`` writes as it exits (FACTS-wsgi §1.2); Flask's, Django's and nginx's 500s differ.
+GUNICORN_ERROR_PAGE = "<h1><p>Internal Server Error</p></h1>"
+
+
 def classify(result: HttpResult) -> str:
-    """Which layer answered: ok, database, app, pool, proxy-504, proxy-502, client-timeout, …"""
+    """Which layer answered: ok, database, app, pool, worker-timeout, proxy-504, proxy-502,
+    client-timeout, …"""
     if result.status is None:
         return "client-timeout" if result.failure == "timeout" else f"connection-{result.failure}"
     if result.status == 200:
@@ -79,4 +87,6 @@ def classify(result: HttpResult) -> str:
         return layer
     if result.status in (502, 504):
         return f"proxy-{result.status}"
+    if result.status == 500 and GUNICORN_ERROR_PAGE in result.body.decode("utf-8", "replace"):
+        return "worker-timeout"
     return f"http-{result.status}"

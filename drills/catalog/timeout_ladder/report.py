@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from .observations import LadderRun, Observation
-from .params import Params
+from .params import LadderParams
 
 
-def tables(params: Params, runs: Mapping[str, LadderRun]) -> dict[str, list[list[str]]]:
+def tables(params: LadderParams, runs: Mapping[str, LadderRun]) -> dict[str, list[list[str]]]:
     out = {"requests": request_table([o for run in runs.values() for o in run.observations])}
     logged = [run for run in runs.values() if run.evidence is not None]
     if logged:
@@ -47,10 +47,10 @@ def request_table(observations: list[Observation]) -> list[list[str]]:
 def evidence_table(runs: list[LadderRun]) -> list[list[str]]:
     """Per configuration: nginx's upstream timeouts and closes, Gunicorn's worker timeouts, sampler passes."""
     rows = [["configuration", "nginx: upstream timed out", "nginx: upstream prematurely closed",
-             "Gunicorn: WORKER TIMEOUT", "pg_stat_activity samples"]]
+             "Gunicorn: WORKER TIMEOUT", "Gunicorn: SIGKILL", "pg_stat_activity samples"]]
     for run in runs:
         e = run.evidence
         assert e is not None
         rows.append([run.configuration, str(e.upstream_timeouts), str(e.upstream_closed), str(e.worker_timeouts),
-                     str(run.activity_samples)])
+                     str(e.worker_kills), str(run.activity_samples)])
     return rows
