@@ -23,8 +23,9 @@ from typing import Any, Self
 from ..errors import ParameterError
 from .http import Endpoint
 
-#: A request that left this much after its turn was held back by the bound, not the schedule.
-LATE_AFTER_S = 0.02
+#: A request that left this much after its turn was held back (all slots busy, or a starved client),
+#: not merely woken a little late on a busy machine.
+LATE_AFTER_S = 0.1
 
 
 @dataclass
