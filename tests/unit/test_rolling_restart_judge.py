@@ -111,8 +111,12 @@ def test_a_gap_without_traffic_is_inconclusive() -> None:
     run = rolling_run("no-prestop", pre_stop=0.0, rps=2.0)
     run.nginx = _gap_failures(run, (0, 1))
     assert upstream_failures(P, run).verdict is Verdict.INCONCLUSIVE
-    # With the preStop there is no gap at all (the proxy drops it first): nothing measured.
-    assert upstream_failures(P, rolling_run("recommended-rolling")).verdict is Verdict.INCONCLUSIVE
+
+
+def test_with_the_prestop_the_same_window_shows_no_failure() -> None:
+    # The load is counted while the proxy still lists the replica, whatever the stack: with the
+    # preStop the replica still listened then, nothing failed, and the harm's claim fails.
+    assert upstream_failures(P, rolling_run("recommended-rolling")).verdict is Verdict.FAILED
 
 
 # -- the drain ----------------------------------------------------------------------------------------

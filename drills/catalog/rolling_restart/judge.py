@@ -22,7 +22,7 @@ WINDOW_MARGIN_S = 0.5
 MIN_SENT_SHARE = 0.8
 #: More late requests than this share: the bounded client could not keep its schedule.
 MAX_LATE_SHARE = 0.05
-#: A request sent this soon after SIGTERM may still have met the listener open.
+#: A request sent this soon after SIGTERM may still have met the listener open (Uvicorn's 0.1 s tick).
 LISTENER_CLOSE_S = 0.2
 
 
@@ -108,15 +108,19 @@ def upstream_failures(params: Params, run: RollingRun | None) -> Finding:
     detail = _by_restart(run)
     measured, hit = 0, 0
     for r in run.restarts:
-        in_gap = [s for s in run.sent if r.sigterm_at + LISTENER_CLOSE_S <= s["due_at"] <= r.dropped_live_at]
-        if len(in_gap) < params.min_gap_requests:
-            continue  # the gap held too little traffic to test anything
+        # The load must have reached the proxy while it still listed the replica, after the moment its
+        # listener would be closed had SIGTERM come with the deletion: measured the same way whatever the
+        # stack did (with a preStop sleep the replica still listened then, and nothing failed).
+        listed = [s for s in run.sent if r.deleted_at + LISTENER_CLOSE_S <= s["due_at"] <= r.dropped_live_at]
+        if len(listed) < params.min_gap_requests:
+            continue  # too little traffic while it was listed to test anything
         measured += 1
         hit += bool(run.failed_attempts(r.port))
     resent = sum(kind_of(s) == "ok" for s in run.sent if s["tag"] in {e.tag for e in run.failed_attempts()})
     return hypothesis.judge(share(hit, measured), measured,
                             f"{hit}/{measured} restarts (of {len(run.restarts)} with ≥ {params.min_gap_requests} "
-                            f"requests between SIGTERM and the drop) met failed attempts on the stopping replica; "
+                            f"requests sent while the proxy still listed the replica, from {LISTENER_CLOSE_S:g} s after "
+                            f"its deletion) met failed attempts on the stopping replica; "
                             f"{resent} of the requests concerned still got 200 (nginx resent them); {detail}")
 
 
