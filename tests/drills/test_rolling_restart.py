@@ -24,7 +24,7 @@ def test_every_hypothesis_holds_on_the_real_stack(small_run, no_leftovers) -> No
     verdicts = {f.key: f.verdict for f in findings.findings}
     assert verdicts == dict.fromkeys(verdicts, Verdict.HELD), [
         (f.key, f.verdict.value, f.detail) for f in findings.findings if f.verdict is not Verdict.HELD]
-    assert len(verdicts) == 6 and findings.passed
+    assert len(verdicts) == 8 and findings.passed
 
 
 def test_every_check_is_caught_by_its_falsifier(small_run, no_leftovers) -> None:

@@ -13,8 +13,10 @@ from drills.catalog.rolling_restart.judge import (
     beyond_graceful_cut,
     exits_within_grace,
     in_flight_complete,
+    keepalive_ordered,
     no_errors,
     pool_closes_after_last_request,
+    stale_posts_fail,
     upstream_failures,
 )
 from drills.catalog.rolling_restart.observations import (
@@ -197,6 +199,35 @@ def test_the_drain_without_records_is_inconclusive() -> None:
     crossed_nothing = drain_run()
     crossed_nothing.inflight = [r for r in crossed_nothing.inflight or [] if r["event"] != "begin"]
     assert in_flight_complete(P, crossed_nothing).verdict is Verdict.INCONCLUSIVE
+
+
+# -- the keep-alive race ---------------------------------------------------------------------------
+
+
+def paced_run(run: str, *, stale: dict[str, int]) -> RollingRun:
+    """Two bursts of four POSTs; ``stale``: tag -> what the client got after nginx logged it stale."""
+    requests = [DrainRequest("paced", "POST", f"ka{b:03d}{k:03d}", T0 + b, status=200, burst=b)
+                for b in range(3) for k in range(4)]
+    for q in requests:
+        q.status = stale.get(q.tag, 200)
+    events = [NginxEvent("premature-close", tag, PORTS[0]) for tag in stale]
+    return RollingRun("recommended" if run.startswith("recommended") else "keepalive-inverted", run, [],
+                      drain=requests, nginx=events)
+
+
+def test_keepalive_ordered_holds_without_stale_connections_and_fails_with_one() -> None:
+    assert keepalive_ordered(paced_run("recommended-keepalive", stale={})).verdict is Verdict.HELD
+    assert keepalive_ordered(paced_run("recommended-keepalive", stale={"ka001002": 200})).verdict is Verdict.FAILED
+    assert keepalive_ordered(None).verdict is Verdict.INCONCLUSIVE
+
+
+def test_a_stale_post_answered_502_holds_the_inverted_claim() -> None:
+    finding = stale_posts_fail(paced_run("keepalive-inverted", stale={"ka001002": 502, "ka002000": 200}))
+    assert finding.verdict is Verdict.HELD and finding.observed == 1
+    assert stale_posts_fail(paced_run("keepalive-inverted", stale={})).verdict is Verdict.FAILED
+    unread = paced_run("keepalive-inverted", stale={})
+    unread.nginx = None
+    assert stale_posts_fail(unread).verdict is Verdict.INCONCLUSIVE
 
 
 # -- what is read, checked and declared ------------------------------------------------------------

@@ -3,7 +3,8 @@ rolling deploy replaces pods (graceful-shutdown.md; design: notes/rolling-restar
 
 * ``recommended`` — the proxy drops a replica before its SIGTERM (preStop sleep > endpoint lag);
   in-flight requests finish within ``graceful_timeout``; preStop + graceful_timeout fit the grace period;
-* ``no-prestop`` — SIGTERM while the proxy still sends to the replica.
+* ``no-prestop`` — SIGTERM while the proxy still sends to the replica;
+* ``keepalive-inverted`` — Gunicorn's keep-alive below nginx's: POSTs meet connections being closed.
 
 What the client saw is the drill's own records; what nginx did, its error log; what each worker did
 with its requests and its pool, the worker's own records; when its sessions ended, PostgreSQL's log.
@@ -23,7 +24,8 @@ from .observations import RollingRun
 from .params import CONFIGURATIONS, Params
 
 _OWNED = frozenset({Capability.OWNS_STACK, Capability.LOGS, Capability.LEDGER, Capability.RESTARTS})
-MEASUREMENTS = {"recommended": ("recommended-rolling", "recommended-drain"), "no-prestop": ("no-prestop",)}
+MEASUREMENTS = {"recommended": ("recommended-rolling", "recommended-drain", "recommended-keepalive"),
+                "no-prestop": ("no-prestop",), "keepalive-inverted": ("keepalive-inverted",)}
 
 SPEC: DrillSpec[Params, RollingRun] = DrillSpec(
     name="rolling-restart",
@@ -31,7 +33,8 @@ SPEC: DrillSpec[Params, RollingRun] = DrillSpec(
     notebook="rolling-restart.ipynb",
     params=Params,
     # Every measurement restarts replicas itself: none runs against a target it does not own.
-    configurations=(Configuration("recommended", runs=MEASUREMENTS["recommended"]), Configuration("no-prestop")),
+    configurations=(Configuration("recommended", runs=MEASUREMENTS["recommended"]), Configuration("no-prestop"),
+                    Configuration("keepalive-inverted")),
     stack_config=stack_config,
     describe=describe,
     measure=measure,

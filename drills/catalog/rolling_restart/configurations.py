@@ -81,10 +81,19 @@ def pool_closed_on_sigterm(stack: StackConfig) -> StackConfig:
     return _service(stack, pool_close="sigterm")
 
 
+def keepalive_inverted(params: Params, stack: StackConfig) -> StackConfig:
+    """Gunicorn's keep-alive below nginx's upstream keepalive_timeout (its default 2 s, scaled)."""
+    return _service(stack, keepalive_s=params.inverted_gunicorn_keepalive_s)
+
+
 def stack_config(params: Params, configuration: str) -> StackConfig:
-    """The recommended stack, or it without the preStop sleep."""
+    """The recommended stack, or it without the preStop sleep, or with the keep-alive inverted."""
     stack = recommended_stack(params)
-    return without_prestop(stack) if configuration == "no-prestop" else stack
+    if configuration == "no-prestop":
+        return without_prestop(stack)
+    if configuration == "keepalive-inverted":
+        return keepalive_inverted(params, stack)
+    return stack
 
 
 def describe(params: Params, configuration: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from ...pipeline import Falsifier
 from ...stack import StackConfig
 from .configurations import (
     colliding_grace,
+    keepalive_inverted,
     long_graceful_timeout,
     pool_closed_on_sigterm,
     recommended_stack,
@@ -40,6 +41,10 @@ def _colliding(_: Params, stack: StackConfig) -> StackConfig:
     return colliding_grace(stack)
 
 
+def _inverted(params: Params, stack: StackConfig) -> StackConfig:
+    return keepalive_inverted(params, stack)
+
+
 def _pool_on_sigterm(_: Params, stack: StackConfig) -> StackConfig:
     return pool_closed_on_sigterm(stack)
 
@@ -55,6 +60,12 @@ FALSIFIERS: tuple[Falsifier[Params], ...] = (
               _pool_on_sigterm, ("recommended-drain.pool-closes-after-last-request",)),
     Falsifier("long-graceful-timeout", "graceful_timeout 60 s and a grace period of 80 s: nothing is cut",
               "recommended", _long_graceful, ("recommended-drain.beyond-graceful-cut",)),
+    Falsifier("keepalive-inverted", "Gunicorn's keep-alive (its default 2 s) below nginx's upstream keepalive_timeout",
+              "recommended", _inverted, ("recommended-keepalive.no-stale-errors",),
+              same_as=("recommended-keepalive", "keepalive-inverted")),
+    Falsifier("keepalive-ordered", "the recommended stack: nginx's upstream keepalive_timeout below Gunicorn's",
+              "keepalive-inverted", _recommended, ("keepalive-inverted.stale-posts-fail",),
+              same_as=("keepalive-inverted", "recommended-keepalive")),
     Falsifier("colliding-grace", "Gunicorn's and Kubernetes' defaults, 30 s each, with the preStop 10 s",
               "recommended", _colliding, ("recommended-drain.exits-within-grace",)),
 )

@@ -36,6 +36,8 @@ def judge(params: Params, runs: Mapping[str, RollingRun]) -> list[Finding]:
         pool_closes_after_last_request(params, drain),
         beyond_graceful_cut(params, drain),
         exits_within_grace(params, drain),
+        keepalive_ordered(runs.get("recommended-keepalive")),
+        stale_posts_fail(runs.get("keepalive-inverted")),
     ]
 
 
@@ -219,3 +221,41 @@ def exits_within_grace(params: Params, run: RollingRun | None) -> Finding:
                             f"{sum(own)}/{len(own)} exited by themselves (preStop {params.pre_stop_s:g} s + "
                             f"graceful_timeout {params.graceful_timeout_s} s ≤ grace {params.termination_grace_s:g} s); "
                             f"{detail}")
+
+
+def _paced_detail(run: RollingRun) -> tuple[list[Any], str]:
+    paced = [q for q in run.drain if q.role == "paced" and q.burst > 0]
+    stale = run.stale_tags()
+    seen = Counter(str(q.status or q.failure) for q in paced if q.tag in stale)
+    errors = Counter(str(q.status or q.failure) for q in paced if q.status != 200)
+    events = Counter(e.event for e in run.nginx or [] if e.tag in stale)
+    return paced, (f"{len(stale)} of {len(paced)} paced POSTs met a connection the backend had closed "
+                   f"(nginx: {dict(events) or 'nothing'}); of those the client got {dict(seen) or '{}'}; client "
+                   f"errors {dict(errors) or '{}'} over {max((q.burst for q in paced), default=0)} bursts")
+
+
+def keepalive_ordered(run: RollingRun | None) -> Finding:
+    hypothesis = Hypothesis(
+        "recommended-keepalive.no-stale-errors",
+        "With nginx's upstream keepalive_timeout below Gunicorn's keep-alive, POSTs paced at the inverted idle "
+        "timeout never meet a closed upstream connection: no stale connection logged, no error at the client.",
+        AtMost(0, "errors"), recommended=True)
+    if run is None or run.nginx is None:
+        return hypothesis.judge(None, 0, "not measured, or nginx's log not readable")
+    paced, detail = _paced_detail(run)
+    errors = len(run.stale_tags()) + sum(q.status != 200 for q in paced)
+    return hypothesis.judge(float(errors), len(paced), detail)
+
+
+def stale_posts_fail(run: RollingRun | None) -> Finding:
+    hypothesis = Hypothesis(
+        "keepalive-inverted.stale-posts-fail",
+        "With Gunicorn's keep-alive below nginx's, a POST that nginx sends on a connection the backend is closing "
+        "reaches the client as a 502: nginx does not resend a POST it has sent.",
+        AtLeast(1, "POSTs"), recommended=False)
+    if run is None or run.nginx is None:
+        return hypothesis.judge(None, 0, "not measured, or nginx's log not readable")
+    paced, detail = _paced_detail(run)
+    stale = run.stale_tags()
+    failed = sum(q.tag in stale and q.status == 502 for q in paced)
+    return hypothesis.judge(float(failed), len(paced), f"{failed} stale POSTs answered 502; {detail}")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import math
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from ...deployment import Capability, Deployment
@@ -23,7 +25,8 @@ from ...stack.pg_log import disconnections
 from ...stack.rollout import Rollout
 from ...stack.service import read_records
 from ...stack.steady import SteadyLoad
-from .observations import DrainRequest, RestartRecord, RollingRun, parse_error_log
+from ..bursts import aim_ms, together
+from .observations import KINDS, STALE, DrainRequest, RestartRecord, RollingRun, parse_error_log
 from .params import Params
 
 #: Between two copies of a drain request, so that nginx's round robin sees them one after another.
@@ -40,6 +43,8 @@ def measure(m: Measuring[Params]) -> RollingRun:
     log_from = len(deployment.log("proxy"))
     if m.run == "recommended-drain":
         run = drain(deployment, rollout, m.params, m.configuration, m.run, m.say)
+    elif KINDS[m.run] == "keepalive":
+        run = RollingRun(m.configuration, m.run, [], drain=keepalive_bursts(deployment, m.params, log_from, m.say))
     else:
         run = rolling(deployment, rollout, m.params, m.configuration, m.run, m.say)
     run.nginx = parse_error_log(deployment.log("proxy")[log_from:])
@@ -111,3 +116,37 @@ def _send(via: Endpoint, request: DrainRequest, app_s: float, params: Params) ->
     result = via.request(request.method, f"/inflight?app_s={app_s:.3f}&db_s={params.load_db_s}&tag={request.tag}",
                          timeout_s=params.beyond_length_s + 5.0)
     request.answered_at, request.status, request.failure = time.time(), result.status, result.failure
+
+
+def keepalive_bursts(deployment: Deployment, params: Params, log_from: int,
+                     say: Callable[[str], None]) -> list[DrainRequest]:
+    """Bursts of fast POSTs through nginx, each released as the backend's inverted keep-alive
+    expires on the connections the burst before left idle in nginx's cache (proxy-upstreams'
+    procedure, there with GETs): burst 0 only opens the connections. Stops once nginx has logged
+    ``keepalive_stop_errors`` POSTs sent on a connection the backend had closed."""
+    gap_s, n = float(params.inverted_gunicorn_keepalive_s), params.keepalive_burst_size
+    out: list[DrainRequest] = []
+    anchor: float | None = None
+    with concurrent.futures.ThreadPoolExecutor(n, thread_name_prefix="drills-burst") as pool:
+        for burst in range(params.keepalive_bursts + 1):
+            batch = [DrainRequest("paced", "POST", f"ka{burst:03d}{k:03d}", math.nan, burst=burst) for k in range(n)]
+            at = None if anchor is None else anchor + gap_s + aim_ms(burst, params.keepalive_aim_ms,
+                                                                     params.keepalive_sweep_ms) / 1000.0
+            anchor = min(together(pool, [partial(_paced, deployment.entry, r) for r in batch], at))
+            out += batch
+            stale = {e.tag for e in parse_error_log(deployment.log("proxy")[log_from:]) if e.event in STALE}
+            if burst and burst % 8 == 0:
+                say(f"  keep-alive: {burst}/{params.keepalive_bursts} bursts of {n} POSTs; {len(stale)} met a closed "
+                    "connection")
+            if len(stale) >= params.keepalive_stop_errors:
+                say(f"  keep-alive: {len(stale)} POSTs met a closed connection by burst {burst}: enough, stopping")
+                break
+    return out
+
+
+def _paced(via: Endpoint, request: DrainRequest) -> float:
+    """Send one fast POST; fill in what the client saw; return when (monotonic) the answer came."""
+    started, request.sent_at = time.monotonic(), time.time()
+    result = via.request("POST", f"/inflight?tag={request.tag}", timeout_s=2.0)
+    request.answered_at, request.status, request.failure = time.time(), result.status, result.failure
+    return started + result.elapsed_s

@@ -12,7 +12,8 @@ from typing import Any
 from ...stack import Restart
 
 #: Which measurement a run is.
-KINDS = {"recommended-rolling": "rolling", "no-prestop": "rolling", "recommended-drain": "drain"}
+KINDS = {"recommended-rolling": "rolling", "no-prestop": "rolling", "recommended-drain": "drain",
+         "recommended-keepalive": "keepalive", "keepalive-inverted": "keepalive"}
 
 #: nginx (1.22) error-log messages about an upstream attempt, and their names here. All but
 #: ``disabled`` are a failed attempt: behind a proxy that resends nothing (the ALB) each is a 502.
@@ -26,6 +27,8 @@ LOG_EVENTS = {
     "upstream server temporarily disabled": "disabled",
 }
 FAILED_ATTEMPTS = ("refused", "reset", "premature-close", "broken-pipe", "timed-out", "no-live")
+#: A request sent on a cached upstream connection the backend had closed (FACTS-retries-shutdown §13 E4).
+STALE = ("premature-close", "reset", "broken-pipe")
 _TAG = re.compile(r"[?&]tag=([A-Za-z0-9_-]+)")
 _UPSTREAM = re.compile(r'upstream: "http://[^:/"]+:(\d+)/')
 
@@ -92,8 +95,8 @@ class RestartRecord:
 
 @dataclass
 class DrainRequest:
-    """One request the drain sent: ``within`` (through nginx, ends inside graceful_timeout) or
-    ``beyond`` (straight to the replica, outlasts it)."""
+    """One request the drain sent — ``within`` (through nginx, ends inside graceful_timeout) or
+    ``beyond`` (straight to the replica, outlasts it) — or a keep-alive burst's (``paced``)."""
 
     role: str
     method: str
@@ -102,6 +105,8 @@ class DrainRequest:
     answered_at: float = math.nan
     status: int | None = None
     failure: str | None = None
+    #: The keep-alive burst it was part of (0 only opens the connections); -1 for the drain's.
+    burst: int = -1
 
     def to_row(self) -> dict[str, Any]:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
@@ -116,7 +121,7 @@ class RollingRun:
     restarts: list[RestartRecord]
     #: The steady client's records (``drills.stack.steady.Sent.to_row``): rolling runs.
     sent: list[dict[str, Any]] = field(default_factory=list)
-    #: The drain's requests: drain runs.
+    #: The drain's requests (drain runs), or the keep-alive bursts' (keepalive runs).
     drain: list[DrainRequest] = field(default_factory=list)
     #: nginx's events during the run (None: its log not readable).
     nginx: list[NginxEvent] | None = None
@@ -133,6 +138,10 @@ class RollingRun:
     def failed_attempts(self, port: int | None = None) -> list[NginxEvent]:
         """nginx's failed upstream attempts (to ``port`` only, if given)."""
         return [e for e in self.nginx or [] if e.event in FAILED_ATTEMPTS and (port is None or e.port == port)]
+
+    def stale_tags(self) -> set[str]:
+        """Requests nginx sent on a connection the backend had closed (tags its log named)."""
+        return {e.tag for e in self.nginx or [] if e.event in STALE and e.tag is not None}
 
     def ends(self, pid: int) -> list[dict[str, Any]]:
         return [r for r in self.inflight or [] if r["event"] == "end" and r["pid"] == pid]

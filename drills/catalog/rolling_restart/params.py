@@ -24,7 +24,9 @@ from ...params import (
 from ...recommended import RECOMMENDED
 from ..recommended_stack import scaled_s, scaled_whole_s
 
-CONFIGURATIONS = ("recommended", "no-prestop")
+CONFIGURATIONS = ("recommended", "no-prestop", "keepalive-inverted")
+#: Gunicorn's own default ``keepalive`` (2 s), the inversion the keep-alive race needs.
+GUNICORN_DEFAULT_KEEPALIVE_S = 2
 #: The drill's own connections besides the pools (readiness, read-back).
 DRILL_CONNECTIONS = 2
 #: The endpoint lag the drill models, production seconds: the endpoint controller, the watch and
@@ -68,6 +70,16 @@ class Params(DrillParams):
     drain_beyond_s: float = 1.5
     #: Pause between two restarts.
     between_s: float = 0.5
+    # The keep-alive race (proxy-upstreams' procedure, with POSTs): bursts of POSTs, each released as
+    # the backend's inverted keep-alive expires on the previous burst's connections (aimed
+    # keepalive_aim_ms after it, swept over keepalive_sweep_ms); at most keepalive_bursts, fewer once
+    # keepalive_stop_errors POSTs met a closed connection.
+    inverted_gunicorn_keepalive_s: int = scaled_whole_s(GUNICORN_DEFAULT_KEEPALIVE_S)
+    keepalive_bursts: int = 24
+    keepalive_burst_size: int = 16
+    keepalive_stop_errors: int = 3
+    keepalive_aim_ms: float = 0.3
+    keepalive_sweep_ms: float = 1.5
     configurations: str = ",".join(CONFIGURATIONS)
 
     def check(self) -> None:
@@ -113,6 +125,15 @@ class Params(DrillParams):
                      "a 'within' request goes through nginx and must end before nginx's read timeout")
         require_between("drain_beyond_s", self.drain_beyond_s, 0.5, 60, "s")
         require_between("between_s", self.between_s, 0, 10, "s")
+        require_between("inverted_gunicorn_keepalive_s", self.inverted_gunicorn_keepalive_s, 1, 30, "s")
+        require_less("inverted_gunicorn_keepalive_s + 1", self.inverted_gunicorn_keepalive_s + 1,
+                     "upstream_keepalive_timeout_s", self.upstream_keepalive_timeout_s,
+                     "otherwise the keepalive-inverted configuration is not inverted")
+        require_between("keepalive_bursts", self.keepalive_bursts, 3, 200)
+        require_between("keepalive_burst_size", self.keepalive_burst_size, 1, RECOMMENDED.proxy.upstream_keepalive)
+        require_between("keepalive_stop_errors", self.keepalive_stop_errors, 1, 1000)
+        require_between("keepalive_aim_ms", self.keepalive_aim_ms, -50, 50, "ms")
+        require_between("keepalive_sweep_ms", self.keepalive_sweep_ms, 0, 50, "ms")
         require_choices("configurations", self.selected_configurations(), CONFIGURATIONS)
 
     def selected_configurations(self) -> list[str]:

@@ -16,7 +16,7 @@ def tables(params: Params, runs: Mapping[str, RollingRun]) -> dict[str, list[lis
     rows = [["configuration", "replica", "requests", "client errors by kind", "failed upstream attempts (nginx)",
              "deletion → drop live", "deletion → SIGTERM", "SIGTERM → exit", "exit → ready"]]
     for run in runs.values():
-        for r in run.restarts:
+        for r in run.restarts:  # keep-alive runs restart nothing
             lo, hi = restart_window(r)
             mine = [s for s in run.sent if lo <= s["due_at"] <= hi] if run.kind == "rolling" else []
             tags = {s["tag"] for s in mine} | ({q.tag for q in run.drain} if run.kind == "drain" else set())
@@ -28,7 +28,18 @@ def tables(params: Params, runs: Mapping[str, RollingRun]) -> dict[str, list[lis
                          f"{r.dropped_live_at - r.deleted_at:.2f} s", f"{r.sigterm_at - r.deleted_at:.2f} s",
                          f"{r.exited_at - r.sigterm_at:.2f} s{' (SIGKILL)' if r.killed else ''}",
                          f"{r.ready_at - r.exited_at:.2f} s"])
-    return {"each restart: what the client and nginx saw, and how long each step took": rows}
+    out = {"each restart: what the client and nginx saw, and how long each step took": rows}
+    paced = [["configuration", "bursts", "POSTs", "met a closed connection (nginx)", "client got"]]
+    for run in runs.values():
+        if run.kind != "keepalive":
+            continue
+        sent = [q for q in run.drain if q.burst > 0]
+        got = Counter(str(q.status or q.failure) for q in sent)
+        paced.append([run.run, str(max((q.burst for q in sent), default=0)), str(len(sent)),
+                      str(len(run.stale_tags())), ", ".join(f"{k} ×{v}" for k, v in sorted(got.items()))])
+    if len(paced) > 1:
+        out["keep-alive bursts: POSTs that met a closed upstream connection"] = paced
+    return out
 
 
 def observations(runs: Mapping[str, RollingRun]) -> list[dict[str, Any]]:
