@@ -10,6 +10,7 @@ the same measuring code runs against both, and what a target cannot show is repo
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     import psycopg
 
     from .stack.http import Endpoint
+    from .stack.rollout import Restart, Rollout
 
 #: The environment variable that carries a target's database DSN (never a parameter: papermill
 #: writes every parameter into the executed notebook).
@@ -34,6 +36,7 @@ class Capability(str, enum.Enum):
     PROCESSES = "watch the service's processes (their CPU)"
     LEDGER = "read the service's request ledger (when each handler really ended)"
     DATABASE = f"query the database (pg_stat_activity); set {TARGET_DSN_ENV} to allow it"
+    RESTARTS = "replace the service's replicas one by one (reload the proxy, stop and start Gunicorn)"
 
 
 #: The local stack: the drill started every component, so it can do everything.
@@ -123,4 +126,8 @@ class Deployment(Protocol):
 
     def describe(self) -> str:
         """One line for progress messages."""
+        ...
+
+    def restart_replica(self, replica: int, rollout: Rollout, say: Callable[[str], None] | None = None) -> Restart:
+        """Replace one replica as a rolling deploy does (needs Capability.RESTARTS)."""
         ...

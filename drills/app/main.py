@@ -13,6 +13,8 @@ Endpoints let a drill put a delay at each layer:
 * ``GET /metrics`` (Prometheus text, all workers) and ``GET /config`` (effective knobs, read back).
 * The retry drill's endpoints (``/flaky``, ``/items``, ``/orders``, ``/counter/…``): see
   ``retry_endpoints``; their transactions run through ``attempts.in_transaction``.
+* ``GET|POST /inflight`` and the worker's records of its own shutdown (the rolling-restart drill):
+  see ``shutdown``.
 
 When the service gives up, the status code says how and the JSON body names the layer: the
 table in ``outcomes.py``, shared with the Flask and Django apps (``flask_app.py``, ``django_app.py``),
@@ -47,7 +49,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
 
 from ..retry_policy import RetryBudget
-from . import metrics, outcomes
+from . import metrics, outcomes, shutdown
 from .outcomes import BudgetExceeded, GaveUp
 from .retry_endpoints import InjectedFailure, KeyInProgress, router
 from .runtime import request_budget, state
@@ -67,7 +69,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         timeout=settings.pool_timeout_s,
         max_waiting=settings.pool_max_waiting,
         name=f"pool-{os.getpid()}",
-        kwargs={"autocommit": True},
+        kwargs={"autocommit": True, "application_name": shutdown.application_name()},
         check=AsyncConnectionPool.check_connection if settings.pool_check else None,
         open=False,
     )
@@ -75,19 +77,36 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     state.settings, state.pool = settings, pool
     state.retry_budget = RetryBudget(settings.retry_budget_ratio, settings.retry_budget_burst)
     sampler = asyncio.create_task(_sample_pool_stats(pool))
+    closing: list[asyncio.Task[None]] = []
+
+    def close_pool_now() -> None:  # pool_close="sigterm": the anti-pattern the drain is falsified by
+        closing.append(asyncio.create_task(_close_pool(pool, settings)))
+
+    shutdown.watch_sigterm(settings.state_dir, close_pool_now if settings.pool_close == "sigterm" else None)
     ready_file = mark_ready(settings.state_dir)
+    shutdown.record(settings.state_dir, shutdown.LIFECYCLE, "ready")
     try:
         yield
     finally:
+        shutdown.record(settings.state_dir, shutdown.LIFECYCLE, "shutdown-begin")
         ready_file.unlink(missing_ok=True)
         sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
-        await pool.close()
+        if closing:
+            await closing[0]
+        else:
+            await _close_pool(pool, settings)
+
+
+async def _close_pool(pool: AsyncConnectionPool, settings: AppSettings) -> None:
+    await pool.close()
+    shutdown.record(settings.state_dir, shutdown.LIFECYCLE, "pool-closed")
 
 
 app = FastAPI(title="drills service under test", lifespan=lifespan)
 app.include_router(router)
+app.include_router(shutdown.router)
 
 
 # -- endpoints ----------------------------------------------------------------------------------

@@ -29,6 +29,14 @@ RetryOn = Literal["none", "serialization", "statement", "operational"]
 RETRY_ON: tuple[str, ...] = get_args(RetryOn)
 Jitter = Literal["full", "none"]
 JITTERS: tuple[str, ...] = get_args(Jitter)
+#: When a worker closes its connection pool (graceful-shutdown.md):
+#:
+#: * ``lifespan`` — in the lifespan shutdown, which Uvicorn runs only after the in-flight requests
+#:   have ended: the paper's way;
+#: * ``sigterm`` — as soon as SIGTERM arrives (a handler chained before Uvicorn's): the anti-pattern
+#:   of releasing resources in a signal handler, the drain's falsifier.
+PoolClose = Literal["lifespan", "sigterm"]
+POOL_CLOSES: tuple[str, ...] = get_args(PoolClose)
 
 T = TypeVar("T")
 
@@ -71,8 +79,12 @@ class AppTuning:
     #: replayed). On by default: the endpoint is new, and the paper's pattern is what it is for;
     #: off is the naive service that ignores the header.
     idempotency: bool = True
+    #: When the worker closes its pool (see ``PoolClose``).
+    pool_close: PoolClose = "lifespan"
 
     def __post_init__(self) -> None:
+        if self.pool_close not in POOL_CLOSES:
+            raise SettingError(f"pool_close={self.pool_close!r}: must be one of {', '.join(POOL_CLOSES)}")
         if self.retry_on not in RETRY_ON:
             raise SettingError(f"retry_on={self.retry_on!r}: must be one of {', '.join(RETRY_ON)}")
         if self.retry_jitter not in JITTERS:
@@ -149,6 +161,7 @@ class AppSettings(AppTuning):
                 retry_backoff_cap_s=get("RETRY_BACKOFF_CAP_S", float, repr(d.retry_backoff_cap_s)),
                 retry_jitter=cast(Jitter, get("RETRY_JITTER", _choice(JITTERS), d.retry_jitter)),
                 idempotency=get("IDEMPOTENCY", _flag, "1" if d.idempotency else "0"),
+                pool_close=cast(PoolClose, get("POOL_CLOSE", _choice(POOL_CLOSES), d.pool_close)),
             )
         except SettingError as exc:
             if str(exc).startswith(PREFIX):
@@ -176,6 +189,7 @@ class AppSettings(AppTuning):
             PREFIX + "RETRY_BACKOFF_CAP_S": repr(self.retry_backoff_cap_s),
             PREFIX + "RETRY_JITTER": self.retry_jitter,
             PREFIX + "IDEMPOTENCY": "1" if self.idempotency else "0",
+            PREFIX + "POOL_CLOSE": self.pool_close,
         }
 
     def public(self) -> dict[str, object]:
@@ -195,4 +209,5 @@ class AppSettings(AppTuning):
             "retry_backoff_cap_s": self.retry_backoff_cap_s,
             "retry_jitter": self.retry_jitter,
             "idempotency": self.idempotency,
+            "pool_close": self.pool_close,
         }

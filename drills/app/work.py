@@ -51,7 +51,12 @@ def ledger(state_dir: Path, tag: str, started_at: float, outcome: str) -> None:
 
 def append_ledger(state_dir: Path, line: dict[str, Any]) -> None:
     """Append one JSON line to this worker's ledger (``ledger-<pid>.jsonl``); O_APPEND keeps lines whole."""
-    with open(state_dir / f"ledger-{os.getpid()}.jsonl", "a", encoding="utf-8") as out:
+    append_json_line(state_dir / f"ledger-{os.getpid()}.jsonl", line)
+
+
+def append_json_line(path: Path, line: dict[str, Any]) -> None:
+    """Append one JSON line to ``path``; O_APPEND keeps lines whole."""
+    with open(path, "a", encoding="utf-8") as out:
         out.write(json.dumps(line) + "\n")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,12 +24,14 @@ from .leftovers import sweep
 from .ports import LOOPBACK
 from .postgres import PostgresCluster, PostgresConfig
 from .process import ManagedProcess
-from .proxy import NginxProxy, ProxyConfig
-from .service import Service, ServiceConfig
+from .proxy import NginxProxy, ProxyConfig, Reload
+from .rollout import Restart, Rollout, restart_replica
+from .service import Service, ServiceConfig, Termination
 
 __all__ = [
     "LocalStack", "ManagedProcess", "NginxProxy", "PostgresCluster", "PostgresConfig",
-    "ProxyConfig", "Service", "ServiceConfig", "StackConfig", "local_stack",
+    "ProxyConfig", "Reload", "Restart", "Rollout", "Service", "ServiceConfig", "StackConfig", "Termination",
+    "local_stack", "restart_replica",
 ]
 
 #: PostgreSQL settings a drill's findings report as the server ran them (``SHOW``).
@@ -60,6 +62,10 @@ class StackConfig:
     #: How the drill's own client retries: the caller is a layer of the configuration under test
     #: (retries-backoff.md), so a falsifier can swap it like any setting. None: it never retries.
     client_retry: RetryPolicy | None = None
+    #: How the orchestrator replaces a replica (preStop, grace period, endpoint lag, readiness):
+    #: part of the configuration under test (graceful-shutdown.md), so a falsifier can swap it.
+    #: None: the drill never restarts a replica.
+    rollout: Rollout | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.replicas <= MAX_REPLICAS:
@@ -132,6 +138,23 @@ class LocalStack:
 
     def describe(self) -> str:
         return f"proxy on {self.proxy.listen_host}:{self.proxy.port}"
+
+    def restart_replica(self, replica: int, rollout: Rollout, say: Callable[[str], None] | None = None) -> Restart:
+        """Replace ``replica`` as a rolling deploy does: see :func:`drills.stack.rollout.restart_replica`."""
+        return restart_replica(self, replica, rollout, say)
+
+    def take_out(self, replica: int) -> Reload:
+        """Drop ``replica`` from nginx's upstream and reload, as an ingress controller does when the
+        endpoint leaves: returns once only the new configuration accepts requests."""
+        port = self.services[replica].port
+        if port not in self.proxy.upstream_ports:
+            raise ValueError(f"replica {replica} is not in the upstream")
+        return self.proxy.set_upstreams([p for p in self.proxy.upstream_ports if p != port])
+
+    def put_back(self, replica: int) -> Reload:
+        """Add ``replica`` to nginx's upstream again (in replica order) and reload."""
+        ports = set(self.proxy.upstream_ports) | {self.services[replica].port}
+        return self.proxy.set_upstreams([s.port for s in self.services if s.port in ports])
 
     def read_back(self) -> ReadBack:
         """Every component's effective settings, read from the component itself."""

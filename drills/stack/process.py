@@ -120,6 +120,16 @@ class ManagedProcess:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def wait_exit(self, timeout_s: float) -> int | None:
+        """The exit code once the process has exited (polled every 5 ms, so the moment is known to
+        a few ms), or None if it still runs after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while (code := self.poll()) is None:
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.005)
+        return code
+
     def wait_ready(self, is_ready: Callable[[], bool], timeout_s: float) -> float:
         """Poll ``is_ready`` until it returns True; return the seconds it took.
 

@@ -20,12 +20,16 @@ import re
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from ..errors import ComponentError
 from .binaries import NginxBinary, find_nginx
+from .cpu import children
 from .http import http_get
 from .ports import LOOPBACK
 from .process import Component, ManagedProcess
@@ -77,6 +81,8 @@ class NginxProxy(Component):
         self.upstream_ports = tuple(upstream_ports)
         self.binary = binary or find_nginx()
         self._dead: socket.socket | None = None
+        #: Bumped by every ``set_upstreams``; ``/drills-config`` answers it (see ``set_upstreams``).
+        self.generation = 0
 
     @property
     def dead_port(self) -> int | None:
@@ -102,8 +108,7 @@ class NginxProxy(Component):
             # no other process can take the port while we hold it, as one merely picked free could.
             self._dead = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self._dead.bind((LOOPBACK, 0))
-        self.conf_path.write_text(render_config(self.config, self.port, self.upstream_ports, workdir,
-                                                dead_port=self.dead_port, listen_host=self.listen_host))
+        self._write_config()
         process = ManagedProcess(
             self.name,
             [str(self.binary.path), "-p", str(workdir), "-c", str(self.conf_path), "-e", str(self.error_log_path)],
@@ -113,6 +118,46 @@ class NginxProxy(Component):
             grace_s=5.0,
         )
         self._launch(process, self._passes_through, self.config.start_timeout_s)
+
+    def _write_config(self) -> None:
+        assert self.dir is not None, "proxy not started"
+        self.conf_path.write_text(render_config(self.config, self.port, self.upstream_ports, self.dir,
+                                                dead_port=self.dead_port, generation=self.generation,
+                                                listen_host=self.listen_host))
+
+    def set_upstreams(self, ports: Sequence[int], *, timeout_s: float = 10.0) -> Reload:
+        """Rewrite the ``upstream`` with ``ports`` and reload nginx, as an ingress controller does when
+        an endpoint leaves or joins; return once only the new configuration accepts requests.
+
+        A reload (SIGHUP) starts new workers on the new config and tells the old ones to shut down
+        gracefully: each closes its listening sockets and its idle connections — its cached upstream
+        keep-alive connections too — and finishes its requests in flight on the old config
+        (nginx ``src/os/unix/ngx_process_cycle.c``, ``ngx_worker_process_cycle``). "Live" is: a new
+        worker answers ``/drills-config`` with the new generation, and every worker from before the
+        reload has exited or calls itself "worker process is shutting down" (its title, which
+        ``ngx_setproctitle`` writes into /proc/<pid>/cmdline), so none accepts on the old config."""
+        if not ports:
+            raise ValueError("an upstream needs at least one server")
+        master = self.pid
+        if master is None:
+            raise ComponentError(self.name, "not running")
+        before = children(master)
+        self.upstream_ports = tuple(ports)
+        self.generation += 1
+        self._write_config()
+        sent_at = time.time()
+        os.kill(master, signal.SIGHUP)
+        deadline = time.monotonic() + timeout_s
+        while not (self._answers_generation() and all(_shutting_down(pid) for pid in before)):
+            if time.monotonic() > deadline:
+                raise ComponentError(self.name, f"reload to generation {self.generation} not live after {timeout_s:g} s",
+                                     self.error_log()[-2000:])
+            time.sleep(0.005)
+        return Reload(self.generation, tuple(ports), sent_at, time.time())
+
+    def _answers_generation(self) -> bool:
+        result = http_get(self.port, "/drills-config", timeout_s=1.0, host=self.listen_host)
+        return result.status == 200 and result.body.strip() == str(self.generation).encode()
 
     def stop(self) -> None:
         super().stop()
@@ -148,6 +193,26 @@ class NginxProxy(Component):
             return ""
 
 
+@dataclass(frozen=True)
+class Reload:
+    """One ``set_upstreams``: the config's generation, its servers, when SIGHUP was sent and when only
+    the new config accepted requests (wall clock)."""
+
+    generation: int
+    ports: tuple[int, ...]
+    sent_at: float
+    live_at: float
+
+
+def _shutting_down(pid: int) -> bool:
+    """An nginx worker that no longer accepts: gone, or titled "worker process is shutting down"."""
+    try:
+        process = psutil.Process(pid)
+        return process.status() == psutil.STATUS_ZOMBIE or "shutting down" in " ".join(process.cmdline())
+    except psutil.Error:
+        return True
+
+
 READ_BACK_DIRECTIVES = (
     "proxy_connect_timeout", "proxy_read_timeout", "proxy_send_timeout", "proxy_next_upstream",
     "proxy_next_upstream_tries", "proxy_http_version", "keepalive", "keepalive_timeout", "server",
@@ -155,10 +220,12 @@ READ_BACK_DIRECTIVES = (
 
 
 def render_config(config: ProxyConfig, listen_port: int, upstream_ports: Sequence[int], prefix: Path,
-                  dead_port: int | None = None, listen_host: str = LOOPBACK) -> str:
+                  dead_port: int | None = None, generation: int = 0, listen_host: str = LOOPBACK) -> str:
     """The nginx.conf for one proxy in front of the service's replicas (round-robin, per request);
     every timeout carries an explicit unit (ms). ``dead_port``: the refused primary of
-    ``/via-dead/`` (required with ``dead_first_location``). nginx listens on ``listen_host`` only."""
+    ``/via-dead/`` (required with ``dead_first_location``); ``generation``: what
+    ``/drills-config`` answers, so a reload can be seen to have taken effect. nginx listens on
+    ``listen_host`` only."""
     c = config
     if c.dead_first_location and dead_port is None:
         raise ValueError("dead_first_location needs the dead_port the harness holds")
@@ -231,6 +298,11 @@ http {{
         location / {{
             proxy_pass http://service;
             {proxying}
+        }}
+
+        location = /drills-config {{
+            access_log off;
+            return 200 "{generation}\\n";
         }}
 {via_dead_location}    }}
 }}

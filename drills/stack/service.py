@@ -7,12 +7,15 @@ import json
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..app.settings import AppSettings, AppTuning
-from ..errors import ParameterError
+from ..errors import ComponentError, ParameterError
+from .children import kill_group, signal_quietly
+from .cpu import children
 from .http import http_get
 from .ports import LOOPBACK
 from .process import Component, ManagedProcess
@@ -100,6 +103,24 @@ class ServiceConfig(AppTuning):
         return GUNICORN_WORKER_CLASSES[self.worker_class]
 
 
+@dataclass(frozen=True)
+class Termination:
+    """One :meth:`Service.terminate`: what got SIGTERM, when (wall clock), and how it ended."""
+
+    #: Gunicorn's master first, then its workers, as they were at SIGTERM.
+    pids: tuple[int, ...]
+    sigterm_at: float
+    exited_at: float
+    #: The master's exit code (negative: the signal that ended it); None if it could not be reaped.
+    exit_code: int | None
+    #: The deadline passed: the whole group was SIGKILLed (the kubelet's kill, not Gunicorn's own).
+    killed: bool
+
+    @property
+    def took_s(self) -> float:
+        return self.exited_at - self.sigterm_at
+
+
 class Service(Component):
     """``with Service(config, conninfo) as svc:`` — every worker has opened its pool."""
 
@@ -127,11 +148,16 @@ class Service(Component):
         (workdir / "metrics").mkdir()
         self.state_dir.mkdir()
         self._take_port()
+        self._launch(self._gunicorn(), self._all_workers_ready, self.config.start_timeout_s)
+
+    def _gunicorn(self) -> ManagedProcess:
+        """Gunicorn's master as a managed process, on this replica's port and folder."""
+        assert self.dir is not None, "service not started"
         c = self.config
         settings = AppSettings(conninfo=self._conninfo, state_dir=self.state_dir, **vars(c.tuning()))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "DRILLS_APP_"))}
         env.update(settings.to_env())
-        env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / "metrics")
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(self.dir / "metrics")
         argv = [
             sys.executable, "-m", "gunicorn", c.app_target,
             "--config", "python:drills.app.gunicorn_hooks",
@@ -145,11 +171,58 @@ class Service(Component):
             "--no-control-socket",
             "--log-level", "info",
         ]
-        process = ManagedProcess(
-            self.name, argv, log_path=self.log_path, env=env, cwd=workdir,
+        return ManagedProcess(
+            self.name, argv, log_path=self.log_path, env=env, cwd=self.dir,
             stop_signal=signal.SIGTERM, grace_s=c.graceful_timeout_s + 5.0,
         )
-        self._launch(process, self._all_workers_ready, c.start_timeout_s)
+
+    def pids(self) -> tuple[int, ...]:
+        """Gunicorn's master and its workers now (empty while stopped)."""
+        master = self.pid
+        return (master, *children(master)) if master is not None and self.running else ()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.running
+
+    def terminate(self, kill_after_s: float) -> Termination:
+        """Stop this replica the way the kubelet stops a container: SIGTERM to Gunicorn's master (a
+        graceful stop: it closes its listeners and gives its workers ``graceful_timeout``), wait for
+        it to exit, and SIGKILL the whole group if it is still there ``kill_after_s`` after the
+        SIGTERM (the grace period's end). The folder stays (log, ledger, records) for
+        :meth:`start_again`."""
+        process = self._process
+        if process is None or not process.running or process.pid is None:
+            raise ComponentError(self.name, "not running")
+        pids = self.pids()
+        sigterm_at, deadline = time.time(), time.monotonic() + kill_after_s
+        signal_quietly(process.pid, signal.SIGTERM)
+        code = process.wait_exit(max(0.0, deadline - time.monotonic()))
+        killed = code is None
+        if killed:
+            kill_group(process.pid)
+            code = process.wait_exit(5.0)
+        exited_at = time.time()
+        process.stop()  # reaps it and whatever is left in its group
+        self._process = None
+        return Termination(pids, sigterm_at, exited_at, code, killed)
+
+    def start_again(self) -> float:
+        """Start Gunicorn again on the same port and folder after :meth:`terminate`; return the
+        seconds until every worker had opened its pool and ``/readyz`` answered."""
+        if self.running:
+            raise ComponentError(self.name, "still running; terminate it first")
+        # A SIGKILLed master could not remove its workers' ready files (child_exit never ran).
+        for stale in self.state_dir.glob("worker-*.ready"):
+            stale.unlink(missing_ok=True)
+        self._started_at = time.monotonic()
+        self._launch(self._gunicorn(), self._all_workers_ready, self.config.start_timeout_s)
+        assert self.ready_s is not None
+        return self.ready_s
+
+    def records(self, kind: str) -> list[dict[str, Any]]:
+        """Every line this replica's workers wrote to ``<kind>-<pid>.jsonl``: see :func:`read_records`."""
+        return read_records(self.state_dir, kind)
 
     def _all_workers_ready(self) -> bool:
         # Gunicorn's master listens before any worker has booted, and a worker is only useful
@@ -182,3 +255,17 @@ class Service(Component):
             return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
+
+
+def read_records(state_dir: Path, kind: str) -> list[dict[str, Any]]:
+    """Every line the workers wrote to ``<kind>-<pid>.jsonl`` in a replica's state folder
+    (``lifecycle``, ``inflight``, ``ledger``), all workers and restarts, in file order; a torn last
+    line is skipped."""
+    out: list[dict[str, Any]] = []
+    for path in sorted(state_dir.glob(f"{kind}-*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return out

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from ..deployment import Capability, LogSource, ReadBack
 from ..errors import ComponentError, MeasurementError
 from . import TargetSpec
+
+if TYPE_CHECKING:
+    from ..stack.rollout import Restart, Rollout
 
 _SETTINGS = ("server_version", "max_connections", "superuser_reserved_connections", "statement_timeout")
 
@@ -98,3 +102,6 @@ class RemoteDeployment:
 
     def describe(self) -> str:
         return f"target {self.entry.url} (not owned)"
+
+    def restart_replica(self, replica: int, rollout: Rollout, say: Callable[[str], None] | None = None) -> Restart:
+        raise MeasurementError(f"no restarts on the target: the drill cannot {Capability.RESTARTS.value}")

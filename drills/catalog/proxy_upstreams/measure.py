@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import math
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -13,11 +12,11 @@ from functools import partial
 
 from ...deployment import Capability, Deployment
 from ...pipeline import Measuring
+from ..bursts import aim_ms as aim
+from ..bursts import together, wait_until
 from .observations import KINDS, STALE, Request, UpstreamRun, classify, parse_error_log, parse_ledgers
 from .params import Params
 
-#: Spreads the keep-alive bursts' aim evenly over the sweep (the fractional parts of k × φ).
-_GOLDEN = (math.sqrt(5) - 1) / 2
 #: A probe or warm-up request is fast; it gets this long.
 FAST_TIMEOUT_S = 2.0
 
@@ -63,32 +62,6 @@ def _tag(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:12]}"
 
 
-def _wait_until(deadline: float) -> None:
-    """Sleep to a monotonic deadline, the last 2 ms spinning: the race is sub-millisecond."""
-    while (left := deadline - time.monotonic()) > 0.002:
-        time.sleep(left - 0.002)
-    while time.monotonic() < deadline:
-        pass
-
-
-def _together(pool: concurrent.futures.ThreadPoolExecutor, sends: list[Callable[[], float]],
-              at: float | None = None) -> list[float]:
-    """Run ``sends`` at once (released together at monotonic ``at``, or now); their answer times."""
-    parked, go = threading.Barrier(len(sends) + 1), threading.Event()
-
-    def one(send: Callable[[], float]) -> float:
-        parked.wait()
-        go.wait()
-        return send()
-
-    futures = [pool.submit(one, s) for s in sends]
-    parked.wait()
-    if at is not None:
-        _wait_until(at)
-    go.set()
-    return [f.result() for f in futures]
-
-
 def keepalive_bursts(deployment: Deployment, params: Params, say: Callable[[str], None]) -> list[Request]:
     """Bursts of fast GETs, each sent as the backend's (inverted) keep-alive expires on the
     connections the burst before left idle in nginx's cache: low traffic, paced just above the
@@ -105,11 +78,10 @@ def keepalive_bursts(deployment: Deployment, params: Params, say: Callable[[str]
     anchor: float | None = None
     with concurrent.futures.ThreadPoolExecutor(n, thread_name_prefix="drills-burst") as pool:
         for burst in range(params.keepalive_bursts + 1):
-            aim_ms = math.nan if anchor is None else (
-                params.keepalive_aim_ms + params.keepalive_sweep_ms * ((burst * _GOLDEN) % 1.0 - 0.5))
+            aim_ms = math.nan if anchor is None else aim(burst, params.keepalive_aim_ms, params.keepalive_sweep_ms)
             batch = [Request(_tag("ka"), "paced", 0.0, burst=burst, aim_ms=aim_ms) for _ in range(n)]
             at = None if anchor is None else anchor + gap_s + aim_ms / 1000.0
-            answered = _together(pool, [partial(_send, deployment, r, f"/healthz?tag={r.tag}", FAST_TIMEOUT_S)
+            answered = together(pool, [partial(_send, deployment, r, f"/healthz?tag={r.tag}", FAST_TIMEOUT_S)
                                         for r in batch], at)
             anchor = min(answered)
             out += batch
@@ -137,9 +109,9 @@ def slow_gets(deployment: Deployment, params: Params, say: Callable[[str], None]
         f"{params.upstream_read_timeout_s:g} s")
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(len(slow)) as pool:
-        _together(pool, [partial(_send, deployment, r, f"/work?app_s={params.slow_work_s}&tag={r.tag}",
+        together(pool, [partial(_send, deployment, r, f"/work?app_s={params.slow_work_s}&tag={r.tag}",
                                  params.client_timeout_s) for r in slow])
-    _wait_until(started + params.next_upstream_tries * params.upstream_read_timeout_s + params.slow_work_s + 0.5)
+    wait_until(started + params.next_upstream_tries * params.upstream_read_timeout_s + params.slow_work_s + 0.5)
     return slow
 
 
@@ -150,14 +122,14 @@ def eject(deployment: Deployment, params: Params, say: Callable[[str], None]) ->
     say(f"  ejection: {len(slow)} GETs slower than the read timeout, then {params.probes} probes")
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(len(slow)) as pool:
-        _together(pool, [partial(_send, deployment, r, f"/work?app_s={params.slow_work_s}&tag={r.tag}",
+        together(pool, [partial(_send, deployment, r, f"/work?app_s={params.slow_work_s}&tag={r.tag}",
                                  params.client_timeout_s) for r in slow])
     probes = [Request(_tag("probe"), "probe", 0.0) for _ in range(params.probes)]
     for k, probe in enumerate(probes):
         if k:
             time.sleep(params.probe_interval_s)
         _send(deployment, probe, f"/work?tag={probe.tag}", FAST_TIMEOUT_S)
-    _wait_until(started + params.next_upstream_tries * params.upstream_read_timeout_s + params.slow_work_s + 0.5)
+    wait_until(started + params.next_upstream_tries * params.upstream_read_timeout_s + params.slow_work_s + 0.5)
     return slow + probes
 
 
