@@ -30,6 +30,10 @@ TESTS = (
     "tests/drills/test_retry_amplification.py::test_every_check_is_caught_by_its_falsifier",
     "tests/drills/test_timeout_ladder_frameworks.py::test_notebook_verifies_every_hypothesis",
     "tests/drills/test_timeout_ladder_frameworks.py::test_every_check_is_caught_by_its_falsifier",
+    # Its stack test failed once, unexplained, in a combined run on a busy machine (restarts under load).
+    "tests/drills/test_rolling_restart.py::test_every_hypothesis_holds_on_the_real_stack",
+    "tests/drills/test_rolling_restart.py::test_every_check_is_caught_by_its_falsifier",
+    "tests/stack/test_rolling_restart_stack.py::test_a_restart_behind_a_prestop_delay_fails_nothing",
 )
 
 
