@@ -8,7 +8,8 @@ Endpoints let a drill put a delay at each layer:
   ``Server-Timing`` header, ``pool;dur=<ms waiting for a connection>, handler;dur=<ms in the
   handler>``: what the pool's bounds govern, apart from the proxy, the event loop's backlog and
   the client.
-* ``GET /block?s=`` blocks the event loop with ``time.sleep`` (what Gunicorn's timeout is for).
+* ``GET /block?s=&tag=`` blocks the event loop with ``time.sleep`` (what Gunicorn's timeout is for);
+  with a tag it first records when it started blocking.
 * ``GET /healthz`` (liveness, no database) and ``GET /readyz`` (borrows a pool connection).
 * ``GET /metrics`` (Prometheus text, all workers) and ``GET /config`` (effective knobs, read back).
 * The retry drill's endpoints (``/flaky``, ``/items``, ``/orders``, ``/counter/…``): see
@@ -54,7 +55,17 @@ from .outcomes import BudgetExceeded, GaveUp
 from .retry_endpoints import InjectedFailure, KeyInProgress, router
 from .runtime import request_budget, state
 from .settings import AppSettings
-from .work import MAX_DELAY_S, SESSION_SETTINGS, TAG_PATTERN, ledger, mark_ready, server_timing, show_query, work_query
+from .work import (
+    BLOCK_RECORDS,
+    MAX_DELAY_S,
+    SESSION_SETTINGS,
+    TAG_PATTERN,
+    ledger,
+    mark_ready,
+    server_timing,
+    show_query,
+    work_query,
+)
 
 STATS_INTERVAL_S = 0.25
 
@@ -141,7 +152,11 @@ async def work(
 
 
 @app.get("/block")
-async def block(s: float = Query(..., ge=0.0, le=MAX_DELAY_S)) -> dict[str, Any]:
+async def block(s: float = Query(..., ge=0.0, le=MAX_DELAY_S), tag: str = Query("", pattern=TAG_PATTERN)) -> dict[str, Any]:
+    if tag:
+        # When this worker began blocking: the kill's time is judged from here, not from when nginx
+        # sent the request (a resend may wait in the listen queue for a replacement worker to boot).
+        shutdown.record(state.settings.state_dir, BLOCK_RECORDS, "block-start", tag=tag)
     # Deliberately blocks the event loop: no heartbeat reaches Gunicorn's master meanwhile.
     time.sleep(s)
     return {"blocked_s": s, "pid": os.getpid()}

@@ -19,6 +19,8 @@ from psycopg import sql
 TAG_PATTERN = r"^[A-Za-z0-9_-]{0,64}$"
 #: Upper bound of ``app_s``, ``db_s`` and ``/block``'s ``s`` (seconds).
 MAX_DELAY_S = 600.0
+#: ``<kind>`` of the records ``/block?tag=`` writes when it starts blocking (``blocks-<pid>.jsonl``).
+BLOCK_RECORDS = "blocks"
 #: The database session's timeouts ``/config`` reads back with SHOW.
 SESSION_SETTINGS = ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout")
 

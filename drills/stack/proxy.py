@@ -311,7 +311,7 @@ http {{
 
 #: An access-log line of ``log_format drills``: each upstream attempt's status ("502, 502" when nginx
 #: tried twice), the request, and the client's address (absent from logs of older drills).
-_ACCESS_LINE = re.compile(r'^\S+ (?P<status>\d+) \S+ (?P<times>[-\d.]+(?:, [-\d.]+)*) '
+_ACCESS_LINE = re.compile(r'^(?P<msec>\S+) (?P<status>\d+) \S+ (?P<times>[-\d.]+(?:, [-\d.]+)*) '
                           r'(?P<upstreams>[-\d]+(?:, [-\d]+)*) layer=\S* "(?P<request>[^"]*)"'
                           r'(?: client=(?P<client>\S+))?$')
 
@@ -330,13 +330,21 @@ def upstream_attempts(access_log: str, path_prefix: str) -> list[list[float]]:
     """For each request whose path starts with ``path_prefix``, in the order they finished: how long
     each upstream attempt nginx made took, in seconds (none where nginx never reached an upstream;
     NaN for an attempt without a time)."""
+    return [attempts for _, attempts in upstream_attempt_log(access_log, path_prefix)]
+
+
+def upstream_attempt_log(access_log: str, path_prefix: str) -> list[tuple[float, list[float]]]:
+    """As ``upstream_attempts``, each with the time nginx logged the request (``$msec``, epoch
+    seconds: when it finished). nginx makes its attempts one after another, so attempt k ended
+    that time less the attempts after it."""
     out = []
     for line in access_log.splitlines():
         match = _ACCESS_LINE.match(line.strip())
         if match is None or not match["request"].partition(" ")[2].startswith(path_prefix):
             continue
-        out.append([float(t) if t != "-" else math.nan for t in match["times"].split(", ")]
-                   if match["upstreams"] != "-" else [])
+        out.append((float(match["msec"]),
+                    [float(t) if t != "-" else math.nan for t in match["times"].split(", ")]
+                    if match["upstreams"] != "-" else []))
     return out
 
 

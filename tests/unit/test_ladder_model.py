@@ -320,6 +320,69 @@ def test_a_502_that_took_twice_the_window_without_a_resend_fails() -> None:
     assert finding.verdict is Verdict.FAILED
 
 
+def booted_before_resend(observations: list[Observation], kill_s: float) -> list[Observation]:
+    """Every block resent once by nginx to a worker still booting (workers=1): the second attempt
+    waited 0.9 s in the listen queue before its handler started, then was killed ``kill_s`` later
+    (what the service's start records give); the first was killed ``kill_s`` after it started."""
+    boot_s = 0.9
+    for o in observations:
+        if o.placement == "block":
+            o.attempt_s = [kill_s, boot_s + kill_s]
+            o.latency_s = 2 * kill_s + boot_s
+            o.killed_after_s = [kill_s, kill_s]
+    return observations
+
+
+def test_a_resend_that_waited_for_a_boot_is_judged_from_its_own_start() -> None:
+    """Gunicorn timeout 1 s: window 0.35–2.10 s. The second attempt took 0.9 + 1.9 = 2.8 s at nginx,
+    past the window, but its handler was killed 1.9 s after it started: on time (a CI run failed
+    this way when the window was applied to nginx's attempt, boot included)."""
+    params = Params(gunicorn_timeout_s=1, heartbeat_block_s=2.5, heartbeat_await_s=1.5)
+    observations, evidence = perfect_run(params)
+    evidence["heartbeat"]["worker_timeouts"] = 2 * params.heartbeat_repeats
+    finding = {f.key: f for f in judge(params, as_runs(booted_before_resend(observations, 1.9), evidence))}[
+        "heartbeat.blocked-loop-killed"]
+    assert finding.verdict is Verdict.HELD, finding.detail
+    assert "killed 1.90, 1.90 s after it started blocking" in finding.detail
+
+
+def test_a_kill_late_after_its_own_start_fails() -> None:
+    """The same resend, killed 2.3 s after the handler started: past timeout + 1 s (+ tolerance)."""
+    params = Params(gunicorn_timeout_s=1, heartbeat_block_s=2.5, heartbeat_await_s=1.5)
+    observations, evidence = perfect_run(params)
+    evidence["heartbeat"]["worker_timeouts"] = 2 * params.heartbeat_repeats
+    finding = {f.key: f for f in judge(params, as_runs(booted_before_resend(observations, 2.3), evidence))}[
+        "heartbeat.blocked-loop-killed"]
+    assert finding.verdict is Verdict.FAILED, finding.detail
+
+
+def test_a_block_whose_handler_never_started_is_not_a_kill() -> None:
+    """The service recorded no start (records read, none for this tag): the 502 killed nothing it sent."""
+    observations, evidence = perfect_run(PARAMS)
+    for o in observations:
+        if o.placement == "block":
+            o.attempt_s, o.killed_after_s = [0.0], []
+    finding = {f.key: f for f in judge(PARAMS, as_runs(observations, evidence))}["heartbeat.blocked-loop-killed"]
+    assert finding.verdict is Verdict.FAILED and "0/3" in finding.detail
+
+
+@pytest.mark.parametrize(("starts", "expected"), [
+    ([100.1], [1.9]),                   # one attempt, 100.0–102.0: killed 1.9 s after it started
+    ([100.1, 103.0], [0.9, 1.9]),       # two back to back: 100.0–101.0 and 101.0–104.9 (booting until 103.0)
+    ([], []),
+    ([99.0], [math.nan]),               # a start no attempt holds
+])
+def test_killed_after_measures_from_each_start_to_its_attempts_end(starts, expected) -> None:
+    from drills.catalog.timeout_ladder.observations import killed_after
+
+    attempt_s = [2.0] if len(starts) == 1 and starts[0] > 99.5 else [1.0, 0.0, 3.9]
+    logged_at = 102.0 if attempt_s == [2.0] else 104.9
+    got = killed_after(logged_at, attempt_s, starts)
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        assert (math.isnan(g) and math.isnan(e)) or g == pytest.approx(e)
+
+
 @pytest.mark.parametrize("kind", ["await", "block"])
 def test_a_heartbeat_verdict_on_fewer_than_three_requests_is_inconclusive(kind) -> None:
     observations, evidence = perfect_run(PARAMS)

@@ -321,3 +321,11 @@ def test_upstream_attempts_are_read_from_the_access_log() -> None:
            '1733.4 502 0.0 - - layer=- "GET /block?s=2.5 HTTP/1.1"\n')
     assert upstream_attempts(log, "/block?") == [[1.9, 1.6], [1.8], []]
     assert upstream_attempts(log, "/readyz") == [[0.01]]
+
+
+def test_upstream_attempt_log_keeps_when_nginx_logged_each_request() -> None:
+    from drills.stack.proxy import upstream_attempt_log
+
+    log = ('1733.125 502 3.5 1.9, 1.6 502, 502 layer=- "GET /block?s=2.5&tag=a HTTP/1.1"\n'
+           '1733.250 200 0.01 0.010 200 layer=- "GET /readyz HTTP/1.1"\n')
+    assert upstream_attempt_log(log, "/block?") == [(1733.125, [1.9, 1.6])]

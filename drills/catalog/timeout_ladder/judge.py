@@ -170,16 +170,31 @@ def judge_inverted(params: LadderParams, runs: Mapping[str, LadderRun]) -> list[
 
 
 def _blocked_attempts(o: Observation, low_s: float) -> int:
-    """The attempts nginx made that blocked until the heartbeat's kill (one, where not logged)."""
+    """The attempts nginx made that blocked until the heartbeat's kill: one per start of the blocking
+    call the service recorded; without its records, the attempts that took the window's lower edge
+    (one, where not logged)."""
+    if o.killed_after_s is not None:
+        return len(o.killed_after_s)
     if not o.attempt_s:
         return 1
     return max(1, sum(1 for t in o.attempt_s if t >= low_s))
 
 
+def _killed_on_time(o: Observation, low_s: float, high_s: float) -> bool:
+    """Each attempt that blocked ended within the window of its own start (from the service's
+    records); without them, the client's wait within the window once per such attempt."""
+    if o.killed_after_s is not None:
+        return bool(o.killed_after_s) and all(low_s <= t <= high_s for t in o.killed_after_s)
+    kills = _blocked_attempts(o, low_s)
+    return kills * low_s <= o.latency_s <= kills * high_s
+
+
 def _block_text(o: Observation) -> str:
     tries = (f" (nginx sent it {len(o.attempt_s)}×: {', '.join(f'{t:.2f}' for t in o.attempt_s)} s)"
              if o.attempt_s and len(o.attempt_s) > 1 else "")
-    return f"{o.outcome} after {o.latency_s:.2f} s{tries}"
+    kills = (f", killed {', '.join(f'{t:.2f}' for t in o.killed_after_s)} s after it started blocking"
+             if o.killed_after_s else "")
+    return f"{o.outcome} after {o.latency_s:.2f} s{tries}{kills}"
 
 
 def judge_heartbeat(params: Params, runs: Mapping[str, LadderRun]) -> list[Finding]:
@@ -205,8 +220,10 @@ def judge_heartbeat(params: Params, runs: Mapping[str, LadderRun]) -> list[Findi
     # timeout) to timeout + 1 s (the master's sleep). nginx with `proxy_next_upstream error` sends
     # a request again when its kept-alive upstream connection fails (nginx grants that extra try even
     # with a single upstream): a resent block kills another worker, so the window is per attempt that
-    # blocked (its time in nginx's access log); an attempt on a connection the killed worker had
-    # left in nginx's cache fails at once and kills nothing.
+    # blocked, from the moment that attempt's handler started blocking (the service records it: a
+    # resend may first wait in the listen queue while the master boots a replacement worker); an
+    # attempt on a connection the killed worker had left in nginx's cache fails at once and kills
+    # nothing.
     low = params.gunicorn_timeout_s / 2 - UVICORN_TICK_S - params.tolerance_s(params.gunicorn_timeout_s / 2)
     high = params.gunicorn_timeout_s + 1 + params.tolerance_s(params.gunicorn_timeout_s + 1)
     killed_in_log = _log_count(runs, "heartbeat", "worker_timeouts")
@@ -214,7 +231,7 @@ def judge_heartbeat(params: Params, runs: Mapping[str, LadderRun]) -> list[Findi
     killed, kills_left = [], killed_in_log
     for o in blocks:
         kills = _blocked_attempts(o, low)
-        if o.outcome == "proxy-502" and kills * low <= o.latency_s <= kills * high and kills_left >= kills:
+        if o.outcome == "proxy-502" and _killed_on_time(o, low, high) and kills_left >= kills:
             killed.append(o)
             kills_left -= kills
     resent = [o for o in blocks if _blocked_attempts(o, low) > 1]
@@ -225,8 +242,9 @@ def judge_heartbeat(params: Params, runs: Mapping[str, LadderRun]) -> list[Findi
         "request (proxy_next_upstream error retries a kept-alive connection that failed).", AtLeast(100, "%"),
         recommended=False, min_samples=MIN_HEARTBEAT_REQUESTS,
     ).judge(share(len(killed), len(blocks)), len(blocks),
-            f"{len(killed)}/{len(blocks)} got a 502 within {low:.2f}–{high:.2f} s per attempt (timeout/2 − tick … "
-            f"timeout + 1 s); observed {', '.join(_block_text(o) for o in blocks) or 'nothing'}; "
+            f"{len(killed)}/{len(blocks)} got a 502, each attempt that blocked killed within {low:.2f}–{high:.2f} s "
+            f"of its start (timeout/2 − tick … timeout + 1 s); "
+            f"observed {', '.join(_block_text(o) for o in blocks) or 'nothing'}; "
             f"Gunicorn logged WORKER TIMEOUT {killed_in_log}×; resent to another worker {len(resent)}/{len(blocks)}"))
     return findings
 

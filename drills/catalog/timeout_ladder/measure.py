@@ -7,12 +7,14 @@ import time
 import uuid
 from typing import TypeVar
 
+from ...app.work import BLOCK_RECORDS
 from ...deployment import Capability, Deployment
 from ...pipeline import Measuring, Progress, RateCap
-from ...stack.proxy import upstream_attempts
+from ...stack.proxy import upstream_attempt_log
+from ...stack.service import read_records
 from ...watch import ServerWatch
 from .ladder import Ladder
-from .observations import LadderRun, LogEvidence, Observation, classify
+from .observations import LadderRun, LogEvidence, Observation, classify, killed_after
 from .params import ARBITER_TICK_S, PLACEMENTS, FlaskParams, LadderParams, Params
 
 P = TypeVar("P", bound=LadderParams)
@@ -145,16 +147,25 @@ def run_heartbeat(deployment: Deployment, params: Params, say: Progress) -> list
         for k in range(n):
             if k:
                 _wait_until_ready(deployment)
-            block = Observation("heartbeat", "block", params.heartbeat_block_s, params.heartbeat_block_s, 0.0, "",
-                                "proxy-502", float(params.gunicorn_timeout_s))
-            out.append(_send(deployment, watch, block, f"/block?s={params.heartbeat_block_s}",
+            block = Observation("heartbeat", "block", params.heartbeat_block_s, params.heartbeat_block_s, 0.0,
+                                uuid.uuid4().hex[:16], "proxy-502", float(params.gunicorn_timeout_s))
+            out.append(_send(deployment, watch, block, f"/block?s={params.heartbeat_block_s}&tag={block.tag}",
                              ladder.client_timeout_s, 0))
     if Capability.LOGS in deployment.capabilities:
-        # Sent one after another, so nginx logged them in the order they were sent.
-        blocks = [o for o in out if o.placement == "block"]
-        for obs, attempt_s in zip(blocks, upstream_attempts(deployment.log("proxy-access"), "/block?"), strict=False):
-            obs.attempt_s = attempt_s
+        _attempts_of_blocks([o for o in out if o.placement == "block"], deployment)
     return out
+
+
+def _attempts_of_blocks(blocks: list[Observation], deployment: Deployment) -> None:
+    """Each block's attempts from nginx's access log and, where the service's records are read,
+    how long after each start of the blocking call nginx saw its attempt fail."""
+    # Sent one after another, so nginx logged them in the order they were sent.
+    logged = upstream_attempt_log(deployment.log("proxy-access"), "/block?")
+    starts = [r for folder in deployment.ledger_dirs for r in read_records(folder, BLOCK_RECORDS)]
+    for obs, (logged_at, attempt_s) in zip(blocks, logged, strict=False):
+        obs.attempt_s = attempt_s
+        if deployment.ledger_dirs:
+            obs.killed_after_s = killed_after(logged_at, attempt_s, [r["at"] for r in starts if r.get("tag") == obs.tag])
 
 
 def _block(configuration: str, ladder: Ladder, block_s: float) -> Observation:

@@ -36,6 +36,11 @@ class Observation:
     #: How long each attempt nginx made to send the request upstream took (its access log: more
     #: than one when it resent the request); None where the log was not read.
     attempt_s: list[float] | None = None
+    #: For each attempt that reached a worker and started blocking (``/block``'s own record): how
+    #: long from that start until nginx saw the attempt fail. Unlike ``attempt_s`` it leaves out the
+    #: time a resent request waited in the listen queue for a replacement worker to boot. None where
+    #: the service's records were not read.
+    killed_after_s: list[float] | None = None
 
     def to_row(self) -> dict[str, Any]:
         """JSON-ready (NaN as null)."""
@@ -65,6 +70,26 @@ class LadderRun:
     evidence: LogEvidence | None = None
     #: Passes of the pg_stat_activity sampler (0 without a database connection).
     activity_samples: int = 0
+
+
+def killed_after(logged_at: float, attempt_s: list[float], started_at: list[float],
+                 slack_s: float = 0.05) -> list[float]:
+    """For each time a handler started blocking (``started_at``), how long until the nginx attempt
+    it belongs to ended. nginx makes its attempts back to back and logs the request (``logged_at``,
+    its ``$msec``) when the last ends, so attempt k ended ``logged_at`` less the attempts after it;
+    a start belongs to the attempt whose span holds it (within ``slack_s``: clocks read in different
+    processes). NaN for a start no attempt holds."""
+    ends, end = [], logged_at
+    for took in reversed(attempt_s):
+        ends.append(end)
+        end -= took if math.isfinite(took) else 0.0
+    ends.reverse()
+    out = []
+    for start in sorted(started_at):
+        held = [e for took, e in zip(attempt_s, ends, strict=True)
+                if math.isfinite(took) and e - took - slack_s <= start <= e + slack_s]
+        out.append(held[0] - start if held else math.nan)
+    return out
 
 
 #: Gunicorn's own error page (``gunicorn.util.write_error``), which a sync worker aborted by its
