@@ -20,13 +20,15 @@ from .load_capacity import SPEC as LOAD_CAPACITY
 from .pool_exhaustion import SPEC as POOL_EXHAUSTION
 from .proxy_upstreams import SPEC as PROXY_UPSTREAMS
 from .retry_amplification import SPEC as RETRY_AMPLIFICATION
+from .rolling_restart import SPEC as ROLLING_RESTART
 from .timeout_ladder import DJANGO_SPEC as TIMEOUT_LADDER_DJANGO
 from .timeout_ladder import FLASK_SPEC as TIMEOUT_LADDER_FLASK
 from .timeout_ladder import SPEC as TIMEOUT_LADDER
 
 #: Every drill, in the order `drills verify` runs them: FastAPI's first, then the other frameworks'.
 REGISTRY: tuple[DrillSpec[Any, Any], ...] = (TIMEOUT_LADDER, PROXY_UPSTREAMS, POOL_EXHAUSTION, LOAD_CAPACITY,
-                                            RETRY_AMPLIFICATION, TIMEOUT_LADDER_FLASK, TIMEOUT_LADDER_DJANGO)
+                                            RETRY_AMPLIFICATION, ROLLING_RESTART, TIMEOUT_LADDER_FLASK,
+                                            TIMEOUT_LADDER_DJANGO)
 #: The frameworks a drill can run for.
 FRAMEWORKS = ("fastapi", "flask", "django")
 

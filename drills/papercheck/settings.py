@@ -297,7 +297,14 @@ TABLE_SETTINGS = {
     "idle_timeout.timeout_seconds": "alb.idle_timeout_s", "client total timeout": "client.timeout_s",
     "gunicorn timeout": "gunicorn.timeout_s", "gunicorn keepalive": "gunicorn.keepalive_s",
     "gunicorn graceful_timeout": "gunicorn.graceful_timeout_s",
+    "prestop sleep": "kubernetes.pre_stop_sleep_s",
+    "terminationgraceperiodseconds": "kubernetes.termination_grace_period_s",
+    "readiness periodseconds": "kubernetes.readiness_period_s",
+    "nginx upstream keepalive_timeout": "proxy.upstream_keepalive_timeout_s",
+    "max_fails": "proxy.max_fails", "fail_timeout": "proxy.fail_timeout_s",
 }
+#: The settings of ``TABLE_SETTINGS`` a table gives as a count, not a duration.
+_TABLE_COUNTS = {"proxy.max_fails"}
 
 
 def _cells(line: str) -> list[str]:
@@ -331,7 +338,7 @@ def table_settings(paper: Path, text: str, outside: set[int]) -> _Collector:
                                         "which drills/recommended.py does not hold: add it there (and to "
                                         "papercheck.settings.TABLE_SETTINGS)"))
         elif value not in {"–", "-", ""}:
-            out.add(key, value, number - 1, prose_seconds)
+            out.add(key, value, number - 1, count if key in _TABLE_COUNTS else prose_seconds)
     return out
 
 

@@ -1,5 +1,4 @@
-"""The rolling-restart drill end to end on the real stack, then its falsifiers (the drill is not
-registered yet: its spec is used directly)."""
+"""The rolling-restart drill end to end on the real stack, then its falsifiers."""
 
 from __future__ import annotations
 

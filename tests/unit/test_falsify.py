@@ -241,5 +241,6 @@ def test_each_drill_names_what_sends_its_load() -> None:
     assert {s.name: s.load_generator for s in all_drills()} == {
         "timeout-ladder": "the drill's own HTTP client", "proxy-upstreams": "the drill's own HTTP client",
         "pool-exhaustion": "Locust", "load-capacity": "Locust",
-        "retry-amplification": "the drill's own HTTP client", "timeout-ladder-flask": "the drill's own HTTP client",
+        "retry-amplification": "the drill's own HTTP client", "rolling-restart": "the drill's own HTTP client",
+        "timeout-ladder-flask": "the drill's own HTTP client",
         "timeout-ladder-django": "the drill's own HTTP client"}

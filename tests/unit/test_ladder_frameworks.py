@@ -275,7 +275,7 @@ def test_the_catalog_finds_each_frameworks_variant() -> None:
     with pytest.raises(ParameterError, match="proxy-upstreams runs for fastapi"):
         catalog.get("proxy-upstreams", "flask")
     fastapi = catalog.of_frameworks(["fastapi"])
-    assert SPEC in fastapi and FLASK_SPEC not in fastapi and len(fastapi) == 5
+    assert SPEC in fastapi and FLASK_SPEC not in fastapi and len(fastapi) == 6
     with pytest.raises(ParameterError, match="--framework"):
         catalog.of_frameworks(["rails"])
     assert (FLASK_SPEC.paper, FLASK_SPEC.family_name, FLASK_SPEC.notebook) == (

@@ -128,6 +128,9 @@ TABLE = """\
 | Statement | `statement_timeout` | 5 s | `statement_timeout_s=1.0` |
 | Ingress | `proxy-read-timeout` | 20 s | – |
 | Not a rung | Gunicorn `timeout` | 30 s | – |
+| Shutdown | `preStop` sleep | 10 s | – |
+| Shutdown | `terminationGracePeriodSeconds` | 40 s | – |
+| Upstream | `max_fails` | 3 | – |
 """
 SNIPPETS = {"nginx": NGINX, "gunicorn": GUNICORN, "sql": SQL, "python": PYTHON, "yaml": YAML, "table": TABLE}
 
@@ -180,6 +183,8 @@ PLANTED = [
     ("yaml", "timeout_seconds=60", "timeout_seconds=120", "alb.idle_timeout_s", "120 s", "60 s"),
     ("yaml", "path: /readyz", "path: /", "kubernetes.readiness_path", "'/'", "'/readyz'"),
     ("table", "| 20 s |", "| 60 s |", "proxy.proxy_read_timeout_s", "60 s", "20 s"),
+    ("table", "sleep | 10 s |", "sleep | 5 s |", "kubernetes.pre_stop_sleep_s", "5 s", "10 s"),
+    ("table", "`max_fails` | 3 |", "`max_fails` | 1 |", "proxy.max_fails", "1", "3"),
 ]
 
 

@@ -8,7 +8,6 @@ rolling deploy replaces pods (graceful-shutdown.md; design: notes/rolling-restar
 
 What the client saw is the drill's own records; what nginx did, its error log; what each worker did
 with its requests and its pool, the worker's own records; when its sessions ended, PostgreSQL's log.
-Not registered in ``drills.catalog`` yet: its paper and notebook come first.
 """
 
 from __future__ import annotations
