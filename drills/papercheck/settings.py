@@ -154,6 +154,12 @@ _GUNICORN: dict[str, tuple[str, Parse]] = {
     "workers": ("gunicorn.workers", count), "worker_class": ("gunicorn.worker_class", text_value),
     "keepalive": ("gunicorn.keepalive_s", whole_seconds), "timeout": ("gunicorn.timeout_s", whole_seconds),
     "graceful_timeout": ("gunicorn.graceful_timeout_s", whole_seconds)}
+#: A config for Flask or Django (``worker_class`` sync or gthread): there ``timeout`` is the sync
+#: rung of the ladder, not the event loop's heartbeat (``RECOMMENDED.wsgi``).
+WSGI_WORKER_CLASSES = ("sync", "gthread")
+_GUNICORN_WSGI: dict[str, tuple[str, Parse]] = {
+    **_GUNICORN, "worker_class": ("wsgi.worker_class", text_value), "timeout": ("wsgi.sync_timeout_s", whole_seconds),
+    "threads": ("wsgi.gthread_threads", count)}
 _POOL: dict[str, tuple[str, Parse]] = {
     "min_size": ("app.pool_min_size", count), "max_size": ("app.pool_max_size", count),
     "timeout": ("app.pool_timeout_s", float_seconds), "max_waiting": ("app.pool_max_waiting", count)}
@@ -205,14 +211,18 @@ def python_settings(block: Block) -> _Collector:
     except SyntaxError:
         return out  # tools.py reports it
     gunicorn = block.text.lstrip().startswith("# gunicorn.conf.py")
+    assigned = {statement.targets[0].id: _literal(statement.value) for statement in tree.body
+                if isinstance(statement, ast.Assign) and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name)}
+    gunicorn_keys = _GUNICORN_WSGI if assigned.get("worker_class") in WSGI_WORKER_CLASSES else _GUNICORN
     for statement in tree.body:
         if isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
                 and isinstance(statement.targets[0], ast.Name):
             name, value = statement.targets[0].id, _literal(statement.value)
             if value is None:
                 continue
-            if gunicorn and name in _GUNICORN:
-                out.add(_GUNICORN[name][0], value, statement.lineno - 1, _GUNICORN[name][1])
+            if gunicorn and name in gunicorn_keys:
+                out.add(gunicorn_keys[name][0], value, statement.lineno - 1, gunicorn_keys[name][1])
             elif name in _CONSTANTS:
                 out.add(_CONSTANTS[name][0], value, statement.lineno - 1, _CONSTANTS[name][1])
     for node in ast.walk(tree):

@@ -1,12 +1,13 @@
-"""The retry-amplification drill end to end on the real stack, then its falsifiers."""
+"""The retry-amplification drill end to end on the real stack, through its notebook, then its falsifiers."""
 
 from __future__ import annotations
 
 import pytest
 
 from drills.catalog import retry_amplification
+from drills.execute import run_notebook
 from drills.findings import Verdict
-from drills.pipeline import falsify_drill, run_drill
+from drills.pipeline import falsify_drill
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +20,8 @@ SMALL = {"amplify_requests": 2, "resend_requests": 1, "key_requests": 2, "confli
 def small_run(tmp_path_factory, pg_binaries, nginx_binary):
     run_dir = tmp_path_factory.mktemp("runs") / "20260101T000000Z-retry-amplification"
     params = retry_amplification.Params.from_mapping(SMALL)
-    return run_dir, run_drill(retry_amplification.SPEC, params, run_dir, progress=lambda _m: None)
+    # Through its notebook, as papermill runs it for a user.
+    return run_dir, run_notebook(retry_amplification.SPEC, params, run_dir=run_dir).findings
 
 
 def test_every_hypothesis_holds_on_the_real_stack(small_run, no_leftovers) -> None:

@@ -1,12 +1,13 @@
-"""The rolling-restart drill end to end on the real stack, then its falsifiers."""
+"""The rolling-restart drill end to end on the real stack, through its notebook, then its falsifiers."""
 
 from __future__ import annotations
 
 import pytest
 
 from drills.catalog import rolling_restart
+from drills.execute import run_notebook
 from drills.findings import Verdict
-from drills.pipeline import falsify_drill, run_drill
+from drills.pipeline import falsify_drill
 
 pytestmark = pytest.mark.slow
 
@@ -15,7 +16,8 @@ pytestmark = pytest.mark.slow
 def small_run(tmp_path_factory, pg_binaries, nginx_binary):
     run_dir = tmp_path_factory.mktemp("runs") / "20260101T000000Z-rolling-restart"
     params = rolling_restart.Params()
-    return run_dir, run_drill(rolling_restart.SPEC, params, run_dir, progress=print)
+    # Through its notebook, as papermill runs it for a user.
+    return run_dir, run_notebook(rolling_restart.SPEC, params, run_dir=run_dir).findings
 
 
 def test_every_hypothesis_holds_on_the_real_stack(small_run, no_leftovers) -> None:

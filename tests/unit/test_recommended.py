@@ -16,6 +16,7 @@ from drills.papercheck.settings import (
     _CONNINFO,
     _CONSTANTS,
     _GUNICORN,
+    _GUNICORN_WSGI,
     _NGINX,
     _POOL,
     _URLLIB3_RETRY,
@@ -62,6 +63,15 @@ worker_class = "uvicorn_worker.UvicornWorker"
 keepalive = 75
 timeout = 30
 graceful_timeout = int(os.environ.get("GRACEFUL", "20"))
+```
+"""
+GUNICORN_WSGI = """\
+```python
+# gunicorn.conf.py (Flask or Django)
+workers = 2
+worker_class = "sync"
+timeout = 10
+graceful_timeout = 20
 ```
 """
 SQL = """\
@@ -132,7 +142,8 @@ TABLE = """\
 | Shutdown | `terminationGracePeriodSeconds` | 40 s | – |
 | Upstream | `max_fails` | 3 | – |
 """
-SNIPPETS = {"nginx": NGINX, "gunicorn": GUNICORN, "sql": SQL, "python": PYTHON, "yaml": YAML, "table": TABLE}
+SNIPPETS = {"nginx": NGINX, "gunicorn": GUNICORN, "gunicorn-wsgi": GUNICORN_WSGI, "sql": SQL, "python": PYTHON,
+            "yaml": YAML, "table": TABLE}
 
 
 def write(tmp_path: Path, name: str, *parts: str) -> Path:
@@ -183,6 +194,9 @@ PLANTED = [
     ("yaml", "timeout_seconds=60", "timeout_seconds=120", "alb.idle_timeout_s", "120 s", "60 s"),
     ("yaml", "path: /readyz", "path: /", "kubernetes.readiness_path", "'/'", "'/readyz'"),
     ("table", "| 20 s |", "| 60 s |", "proxy.proxy_read_timeout_s", "60 s", "20 s"),
+    # A sync worker's timeout is the WSGI rung (10 s), not the event loop's heartbeat (30 s).
+    ("gunicorn-wsgi", "timeout = 10", "timeout = 31", "wsgi.sync_timeout_s", "31 s", "10 s"),
+    ("gunicorn-wsgi", '"sync"', '"gthread"', "wsgi.worker_class", "'gthread'", "'sync'"),
     ("table", "sleep | 10 s |", "sleep | 5 s |", "kubernetes.pre_stop_sleep_s", "5 s", "10 s"),
     ("table", "`max_fails` | 3 |", "`max_fails` | 1 |", "proxy.max_fails", "1", "3"),
 ]
@@ -264,7 +278,8 @@ def test_a_manifest_and_its_gunicorn_args_are_read(tmp_path) -> None:
 
 def test_every_setting_a_reader_maps_to_is_in_the_source() -> None:
     keys = set(RECOMMENDED.flat())
-    maps = [_NGINX, _GUNICORN, _POOL, _CONSTANTS, _URLLIB3_RETRY, _CONNINFO, _INGRESS_NGINX, _ENV, _GUNICORN_ARGS]
+    maps = [_NGINX, _GUNICORN, _GUNICORN_WSGI, _POOL, _CONSTANTS, _URLLIB3_RETRY, _CONNINFO, _INGRESS_NGINX, _ENV,
+            _GUNICORN_ARGS]
     targets = {key for table in maps for key, _ in table.values()} | set(TABLE_SETTINGS.values())
     assert targets <= keys, targets - keys
 
