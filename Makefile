@@ -52,9 +52,15 @@ $(VENV)/.extra-%: $(STAMP)
 
 # nbstripout as the git filter .gitattributes names: a notebook saved with outputs is staged without
 # them (required: with .venv gone, git refuses to stage a notebook until make setup runs again).
+# The command names the venv by its path in the checkout (git runs filters at the work tree's top):
+# every `git worktree` shares .git/config, and an absolute path would tie all of them to the venv of
+# whichever ran this last, breaking `git add` there once that worktree is removed.
 git-filter: ## strip notebook outputs when they are staged (nbstripout as a git filter; make setup runs it)
 	@if git rev-parse --git-dir >/dev/null 2>&1; then \
-	  $(VPY) -m nbstripout --install --attributes .gitattributes && echo "git filter: nbstripout ($$(git config filter.nbstripout.clean))"; \
+	  $(VPY) -m nbstripout --install --attributes .gitattributes \
+	  && git config filter.nbstripout.clean '"$(VPY)" -m nbstripout' \
+	  && git config diff.ipynb.textconv '"$(VPY)" -m nbstripout -t' \
+	  && echo "git filter: nbstripout ($$(git config filter.nbstripout.clean))"; \
 	else echo "not a git checkout: no notebook filter installed"; fi
 
 verify: setup ## run every drill, its falsifiers, then export: drills verify (VERIFY_ARGS passes through)
