@@ -371,6 +371,7 @@ def test_a_block_whose_handler_never_started_is_not_a_kill() -> None:
     ([100.1, 103.0], [0.9, 1.9]),       # two back to back: 100.0–101.0 and 101.0–104.9 (booting until 103.0)
     ([], []),
     ([99.0], [math.nan]),               # a start no attempt holds
+    ([100.02, 101.01], [0.98, 3.89]),   # the resend began as the first attempt ended: the later attempt's
 ])
 def test_killed_after_measures_from_each_start_to_its_attempts_end(starts, expected) -> None:
     from drills.catalog.timeout_ladder.observations import killed_after
@@ -381,6 +382,16 @@ def test_killed_after_measures_from_each_start_to_its_attempts_end(starts, expec
     assert len(got) == len(expected)
     for g, e in zip(got, expected, strict=True):
         assert (math.isnan(g) and math.isnan(e)) or g == pytest.approx(e)
+
+
+def test_killed_after_with_two_workers_up_matches_each_start_to_the_attempt_it_began() -> None:
+    """make verify, workers=2 (run 20261207T164339Z): nginx sent one block 4× (2.44, 2.05, 0.00, 2.05 s); each
+    resend went at once to a worker that was up, so its start lies on the previous attempt's end. Matched to
+    the earlier attempt it read "killed -0.00, -0.02 s after it started" and failed the check."""
+    from drills.catalog.timeout_ladder.observations import killed_after
+
+    got = killed_after(1006.54, [2.44, 2.05, 0.00, 2.05], [1000.01, 1002.445, 1004.495])
+    assert got == pytest.approx([2.43, 2.045, 2.045])
 
 
 @pytest.mark.parametrize("kind", ["await", "block"])

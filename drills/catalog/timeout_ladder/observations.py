@@ -76,19 +76,20 @@ def killed_after(logged_at: float, attempt_s: list[float], started_at: list[floa
                  slack_s: float = 0.05) -> list[float]:
     """For each time a handler started blocking (``started_at``), how long until the nginx attempt
     it belongs to ended. nginx makes its attempts back to back and logs the request (``logged_at``,
-    its ``$msec``) when the last ends, so attempt k ended ``logged_at`` less the attempts after it;
-    a start belongs to the attempt whose span holds it (within ``slack_s``: clocks read in different
-    processes). NaN for a start no attempt holds."""
-    ends, end = [], logged_at
+    its ``$msec``) when the last ends, so attempt k ended ``logged_at`` less the attempts after it.
+    A start belongs to the latest attempt that had begun by then (within ``slack_s``: clocks read in
+    different processes): a resend to a worker that was up begins as the previous attempt ends, so
+    its start lies on that boundary. An attempt shorter than ``slack_s`` (a cached connection that
+    failed at once) reached no handler. NaN for a start no attempt holds."""
+    spans, end = [], logged_at
     for took in reversed(attempt_s):
-        ends.append(end)
+        if math.isfinite(took) and took >= slack_s:
+            spans.append((end - took, end))
         end -= took if math.isfinite(took) else 0.0
-    ends.reverse()
     out = []
     for start in sorted(started_at):
-        held = [e for took, e in zip(attempt_s, ends, strict=True)
-                if math.isfinite(took) and e - took - slack_s <= start <= e + slack_s]
-        out.append(held[0] - start if held else math.nan)
+        held = [(begin, stop) for begin, stop in spans if begin - slack_s <= start <= stop + slack_s]
+        out.append(max(held)[1] - start if held else math.nan)
     return out
 
 
