@@ -99,8 +99,10 @@ def _params_for(drill: DrillSpec[Any, Any], assignments: Mapping[str, object], *
 @click.option("-v", "--verbose", is_flag=True, help="Show papermill's own log lines too.")
 def main(verbose: bool) -> None:
     """Run observability drills against a real local stack and export verdicts into the papers."""
-    # SIGTERM (cron's timeout, CI cancelling) unwinds like Ctrl-C, so every stack is stopped.
+    # SIGTERM (cron's timeout, CI cancelling) unwinds like Ctrl-C, so every stack is stopped. SIGINT
+    # too when it came in ignored (a background job's child): a CI runner cancels with SIGINT first.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     if not verbose:
         logging.getLogger("papermill").addFilter(_OnlyCellOutput())

@@ -48,9 +48,16 @@ def signal_quietly(pid: int, sig: int) -> None:
         pass
 
 
+#: What a child of a background job (cron, ``cmd &`` in a script, a CI step) inherits ignored: a
+#: server that has not yet installed its own handler would drop the stack's stop or death signal
+#: (postgres' SIGQUIT as PDEATHSIG: a SIGKILLed drill left a starting postgres running).
+_RESET_TO_DEFAULT = (signal.SIGINT, signal.SIGQUIT)
+
+
 def dies_with_parent(sig: int = signal.SIGKILL) -> Callable[[], None] | None:
     """A ``preexec_fn`` that makes the child get ``sig`` when its parent dies (Linux), so that even
-    a SIGKILLed drill leaves no child running (None elsewhere: the atexit hook still runs).
+    a SIGKILLed drill leaves no child running (None elsewhere: the atexit hook still runs). It also
+    gives the child the default action for SIGINT and SIGQUIT, whatever the drill inherited.
 
     It runs after the uid change (which would clear the setting); the kernel signals the child when
     the thread that forked it dies, so call Popen from a thread that lives as long as the child.
@@ -60,13 +67,16 @@ def dies_with_parent(sig: int = signal.SIGKILL) -> Callable[[], None] | None:
     """
     if not sys.platform.startswith("linux"):
         return None
-    prctl = _prctl()
+    prctl, sigaction_default = _prctl(), _signal_default()
     if prctl is None:
         return None
     parent_pid = os.getpid()
     signal_number = int(sig)
 
     def in_child() -> None:
+        if sigaction_default is not None:
+            for reset in _RESET_TO_DEFAULT:
+                sigaction_default(int(reset), None)  # libc signal(sig, SIG_DFL): async-signal-safe
         prctl(_PR_SET_PDEATHSIG, signal_number, 0, 0, 0)
         if os.getppid() != parent_pid:  # the parent died before prctl took effect
             os._exit(1)
@@ -94,6 +104,17 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _signal_default() -> Callable[..., object] | None:
+    """libc's ``signal`` (called with SIG_DFL, a null handler), or None where there is none."""
+    try:
+        libc_signal = ctypes.CDLL(None, use_errno=True).signal
+    except (OSError, AttributeError):
+        return None
+    libc_signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    libc_signal.restype = ctypes.c_void_p
+    return libc_signal
 
 
 def _prctl() -> Callable[..., int] | None:

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from drills.errors import ParameterError
+from drills.faults.trial import INTERRUPTIBLE
 from drills.stack import netns
 from drills.stack.leftovers import _start_ticks
 from drills.stack.loadgen import LoadPlan, LoadStep, LocustRun, Placement
@@ -160,7 +161,9 @@ with NamespaceNetwork(AddressPlan(workers=1)) as net:
 @pytest.mark.parametrize("ending", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "sigkill"])
 def test_a_run_ended_by_ctrl_c_removes_its_namespaces_and_a_killed_ones_are_swept(namespaces_available,
                                                                                    ending: int) -> None:
-    holder = subprocess.Popen([sys.executable, "-c", _HOLD_A_NETWORK], stdout=subprocess.PIPE, text=True)
+    # INTERRUPTIBLE: a child of a background job (this suite run by cron or `make test &`) would
+    # otherwise inherit SIGINT ignored, and the Ctrl-C case would test nothing.
+    holder = subprocess.Popen([sys.executable, "-c", INTERRUPTIBLE + _HOLD_A_NETWORK], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None
         names = set(json.loads(holder.stdout.readline()))

@@ -94,3 +94,44 @@ def test_children_die_with_a_killed_parent(tmp_path: Path) -> None:
     parent.send_signal(signal.SIGKILL)
     parent.wait(timeout=5)
     assert wait_dead(child), "the child outlived its SIGKILLed parent"
+
+
+def _ignored_signals(pid: int) -> int:
+    """The child's mask of ignored signals (``SigIgn`` in /proc/<pid>/status)."""
+    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("SigIgn:"))
+    return int(line.split()[1], 16)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and the parent-death signal are Linux's")
+def test_a_child_of_a_background_job_still_gets_sigint_and_sigquit(tmp_path: Path) -> None:
+    """A drill started as a background job (cron, `cmd &`, a CI step) inherits SIGINT and SIGQUIT ignored;
+    its servers must not: postgres' death signal is SIGQUIT, and a starting postgres that ignored it
+    outlived a SIGKILLed drill (the fault matrix, run from a background job)."""
+    script = textwrap.dedent(f"""
+        import signal, time
+        from pathlib import Path
+        from drills.stack.process import ManagedProcess
+        assert signal.getsignal(signal.SIGQUIT) is signal.SIG_IGN
+        proc = ManagedProcess("background", ["sleep", "60"], log_path=Path({str(tmp_path / 'log')!r}))
+        proc.start()
+        print(proc.pid, flush=True)
+        time.sleep(60)
+    """)
+
+    def as_a_background_job() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              preexec_fn=as_a_background_job)
+    try:
+        child = int(parent.stdout.readline())
+        assert _ignored_signals(parent.pid) & (1 << (signal.SIGQUIT - 1)), "the premise: the drill ignores SIGQUIT"
+        ignored = _ignored_signals(child)
+        assert not ignored & (1 << (signal.SIGINT - 1)) and not ignored & (1 << (signal.SIGQUIT - 1)), hex(ignored)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=5)
+        assert wait_dead(child), "the child outlived its SIGKILLed parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from drills.faults.trial import INTERRUPTIBLE
 from drills.stack import PostgresConfig, ProxyConfig, ServiceConfig, StackConfig, local_stack
 from drills.stack.http import http_get
 from drills.stack.ports import port_answers
@@ -98,7 +99,8 @@ def test_a_signal_while_running_leaves_nothing(sig, pg_binaries, nginx_binary, n
             print("ready", flush=True)
             time.sleep(120)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    # INTERRUPTIBLE: a child of a background job inherits SIGINT ignored (see drills.faults.trial).
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPTIBLE + script], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "ready"
         assert list_stack_processes()
@@ -123,7 +125,8 @@ def test_a_killed_owner_leaves_nothing_after_the_next_sweep(pg_binaries, nginx_b
             print(stack.postgres.dir, stack.service.dir, stack.proxy.dir, flush=True)
             time.sleep(120)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    # INTERRUPTIBLE: a child of a background job inherits SIGINT ignored (see drills.faults.trial).
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPTIBLE + script], stdout=subprocess.PIPE, text=True)
     try:
         dirs = proc.stdout.readline().split()
         assert len(dirs) == 3
