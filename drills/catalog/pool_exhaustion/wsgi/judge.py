@@ -100,9 +100,15 @@ def pool_503_on_time(params: FlaskPoolParams, run: Run | None) -> Finding:
               f"(latencies {span(excess.latency_ms[pool_503] / 1000)}); 200s slower than "
               f"{params.longest_admitted_ms() / 1000:.2f} s: {int(np.count_nonzero(slow_ok))}; proxy 504s: {proxy_504}; "
               f"all {len(samples)} answers {samples.count_by(outcome)}")
+    # A saturated generator can make an answer late, not change its kind: a proxy error or any answer
+    # but the pool's 503 fails the claim whatever Locust's CPU; only late ones are then inconclusive.
+    wrong_kind = int(np.count_nonzero((excess.status != 200) & ~pool_503))
     busy = ", ".join(f"Locust at {c:.0f} % CPU" for c in run.load.step_cpu_pct if c >= SATURATED_CPU_PCT)
-    if busy:
+    if busy and not wrong_kind:
         return h.inconclusive(share(len(on_time), len(excess)), len(excess), f"generator saturated ({busy}); {detail}")
+    if busy:
+        detail = (f"generator saturated ({busy}), but {wrong_kind} answers were not the pool's 503 at all "
+                  f"(their kind does not depend on the client's clock); {detail}")
     if not len(excess):
         return h.inconclusive(None, 0, f"no request had to wait past the pool's wait (the threads never exceeded "
                                        f"the pool): nothing to judge; {detail}")
