@@ -8,7 +8,7 @@ than pool connections (``notes/framework-drills.md`` §6). Two configurations, e
 * ``gthread`` — users holding connections longer than the pool's wait: every request the pool cannot
   serve in time gets the app's named 503 ``pool_timeout`` at the pool's wait, never a hang or a 504.
 
-Not registered yet (its real-stack test is ``tests/drills/test_pool_exhaustion_frameworks.py``).
+Its real-stack test is ``tests/drills/test_pool_exhaustion_frameworks.py``.
 """
 
 from __future__ import annotations
