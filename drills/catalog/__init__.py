@@ -18,6 +18,8 @@ from ..errors import ParameterError
 from ..pipeline import DrillSpec
 from .load_capacity import SPEC as LOAD_CAPACITY
 from .pool_exhaustion import SPEC as POOL_EXHAUSTION
+from .pool_exhaustion.wsgi import DJANGO_SPEC as POOL_EXHAUSTION_DJANGO
+from .pool_exhaustion.wsgi import FLASK_SPEC as POOL_EXHAUSTION_FLASK
 from .proxy_upstreams import SPEC as PROXY_UPSTREAMS
 from .retry_amplification import SPEC as RETRY_AMPLIFICATION
 from .rolling_restart import SPEC as ROLLING_RESTART
@@ -28,7 +30,7 @@ from .timeout_ladder import SPEC as TIMEOUT_LADDER
 #: Every drill, in the order `drills verify` runs them: FastAPI's first, then the other frameworks'.
 REGISTRY: tuple[DrillSpec[Any, Any], ...] = (TIMEOUT_LADDER, PROXY_UPSTREAMS, POOL_EXHAUSTION, LOAD_CAPACITY,
                                             RETRY_AMPLIFICATION, ROLLING_RESTART, TIMEOUT_LADDER_FLASK,
-                                            TIMEOUT_LADDER_DJANGO)
+                                            TIMEOUT_LADDER_DJANGO, POOL_EXHAUSTION_FLASK, POOL_EXHAUSTION_DJANGO)
 #: The frameworks a drill can run for.
 FRAMEWORKS = ("fastapi", "flask", "django")
 

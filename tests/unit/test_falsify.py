@@ -243,4 +243,5 @@ def test_each_drill_names_what_sends_its_load() -> None:
         "pool-exhaustion": "Locust", "load-capacity": "Locust",
         "retry-amplification": "the drill's own HTTP client", "rolling-restart": "the drill's own HTTP client",
         "timeout-ladder-flask": "the drill's own HTTP client",
-        "timeout-ladder-django": "the drill's own HTTP client"}
+        "timeout-ladder-django": "the drill's own HTTP client",
+        "pool-exhaustion-flask": "Locust", "pool-exhaustion-django": "Locust"}

@@ -25,7 +25,7 @@ def test_durations_scale_by_the_stated_factor() -> None:
     assert {s.name: s.time_scale for s in all_drills()} == {
         "timeout-ladder": 0.2, "proxy-upstreams": 0.2, "pool-exhaustion": 0.5, "load-capacity": 0.5,
         "retry-amplification": 0.2, "rolling-restart": 0.2, "timeout-ladder-flask": 0.2,
-        "timeout-ladder-django": 0.2}
+        "timeout-ladder-django": 0.2, "pool-exhaustion-flask": 0.5, "pool-exhaustion-django": 0.5}
     assert scaled_s(5.0) == 1.0 and scaled_s(8.0) == 1.6 and scaled_s(65.0) == 13.0
     assert scaled_whole_s(75) == 15 and scaled_whole_s(20) == 4 and scaled_whole_s(10) == 2
     assert scaled_whole_s(2) == 1, "Gunicorn and nginx's fail_timeout take whole seconds, never 0"

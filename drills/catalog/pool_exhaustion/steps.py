@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -51,7 +52,14 @@ class StepStats:
         return self.locust_cpu_pct >= SATURATED_CPU_PCT
 
 
-def step_stats(run: Run, params: Params) -> list[StepStats]:
+class WarmedUp(Protocol):
+    """What step_stats needs of a drill's parameters (the FastAPI drill's and the WSGI variants')."""
+
+    @property
+    def warmup_s(self) -> float: ...
+
+
+def step_stats(run: Run, params: WarmedUp) -> list[StepStats]:
     """One StepStats per step of ``run`` (the warm-up of each step left out)."""
     out = []
     for index, users in enumerate(run.users):
